@@ -1,0 +1,37 @@
+# The two set-up commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export REXAI_DATA_ROOT ?= $(CURDIR)/data
+
+.PHONY: run test dev check bench install install-test clean-data
+
+# Reinstall only when the package metadata changes.
+$(VENV)/.installed: pyproject.toml setup.cfg
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/rexai run
+
+test: install
+	$(BIN)/python -m pytest
+
+dev: install
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev
+
+check: install
+	$(BIN)/rexai check
+
+bench: install
+	$(BIN)/python -m rexai_assets.bench all
+
+clean-data:
+	rm -rf data/warehouse data/mlflow data/models data/bundles data/benchmarks data/logs data/quarantine data/inbox data/docs .dagster_home

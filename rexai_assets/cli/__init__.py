@@ -1,0 +1,60 @@
+"""`rexai`: the command-line interface of DESIGN.md.
+
+Each command group lives in its own module with a `register(subparsers)` function that adds its
+sub-commands and sets `handler` (a function taking the parsed args and returning an exit code).
+Every command exits non-zero with a one-line reason on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+# Command modules, in the order their commands appear in `rexai --help`.
+COMMAND_MODULES = (
+    "rexai_assets.cli.pipeline",
+    "rexai_assets.cli.inbox",
+    "rexai_assets.cli.serving",
+    "rexai_assets.cli.promotion",
+)
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one line, exit code 1 (or `code`)."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rexai", description="Rex-AI learning platform")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # a command group not built yet
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except CommandError as exc:
+        print(f"rexai {args.command}: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

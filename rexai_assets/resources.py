@@ -1,0 +1,111 @@
+"""Resources: every location the code touches, configured per environment (REXAI_ENV)."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import dagster as dg
+
+from rexai_assets.paths import DataLayout, layout
+
+
+class RexaiStorage(dg.ConfigurableResource):
+    """The data root and its contract layout (raw, inbox, quarantine, logs, models, bundles…)."""
+
+    data_root: str
+
+    @property
+    def layout(self) -> DataLayout:
+        return layout(self.data_root).ensure()
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The embedded DuckDB warehouse; connections retry while another process holds the file lock."""
+
+    database: str
+    lock_timeout_s: float = 120.0
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[Any]:
+        import duckdb
+
+        path = Path(self.database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.05
+        while True:
+            try:
+                conn = duckdb.connect(str(path), read_only=read_only and path.exists())
+                break
+            except duckdb.IOException as exc:
+                # DuckDB allows one writing process per file: wait for the other step to finish.
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+class MlflowTracking(dg.ConfigurableResource):
+    """MLflow tracking + registry; each training opens and closes its own run."""
+
+    tracking_uri: str
+    registry_uri: str = ""
+    experiment_name: str = "rexai"
+    registered_model_name: str = "rexai"
+
+    def configure(self) -> Any:
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.registry_uri or self.tracking_uri)
+        return mlflow
+
+    def client(self) -> Any:
+        from mlflow.tracking import MlflowClient
+
+        self.configure()
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri or self.tracking_uri)
+
+    @contextmanager
+    def start_run(self, run_name: str, tags: dict[str, str] | None = None) -> Iterator[Any]:
+        mlflow = self.configure()
+        mlflow.set_experiment(self.experiment_name)
+        with mlflow.start_run(run_name=run_name, tags=tags or {}) as run:
+            yield run
+
+
+def default_tracking_uri(data_root: Path) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(data_root / 'mlflow' / 'mlflow.db').resolve()}"
+
+
+def build_resources(env: str | None = None) -> dict[str, Any]:
+    """Resources for `REXAI_ENV` = local (default) | ci | prod. Reads environment variables only."""
+    env = (env or os.environ.get("REXAI_ENV", "local")).lower()
+    if env == "prod":
+        # Locations come from the deployment's environment; nothing local is assumed.
+        return {
+            "io_manager": dg.FilesystemIOManager(base_dir=dg.EnvVar("REXAI_IO_BASE")),
+            "storage": RexaiStorage(data_root=dg.EnvVar("REXAI_DATA_ROOT")),
+            "warehouse": Warehouse(database=dg.EnvVar("REXAI_WAREHOUSE_PATH")),
+            "mlflow": MlflowTracking(tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI"),
+                                     registry_uri=dg.EnvVar("MLFLOW_REGISTRY_URI")),
+        }
+    if env not in ("local", "ci"):
+        raise ValueError(f"REXAI_ENV={env!r}: expected local, ci or prod")
+    data = layout()
+    return {
+        # Step outputs go through storage (never memory), so any executor can run any step.
+        "io_manager": dg.FilesystemIOManager(base_dir=str(data.root / "io")),
+        "storage": RexaiStorage(data_root=str(data.root)),
+        "warehouse": Warehouse(database=os.environ.get("REXAI_WAREHOUSE_PATH", str(data.warehouse)),
+                               lock_timeout_s=300.0 if env == "ci" else 120.0),
+        "mlflow": MlflowTracking(tracking_uri=default_tracking_uri(data.root)),
+    }

@@ -1,0 +1,70 @@
+"""Shared fixtures: every test runs against its own data root, Dagster home and (if it asks) config copy."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import yaml
+
+from rexai_assets import settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_RAW = REPO_ROOT / "data" / "raw"
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh REXAI_DATA_ROOT and DAGSTER_HOME per test; the repository's data/ is never touched."""
+    base = tmp_path_factory.mktemp("rexai")
+    monkeypatch.setenv("REXAI_DATA_ROOT", str(base / "data"))
+    monkeypatch.setenv("DAGSTER_HOME", str(base / "dagster_home"))
+    monkeypatch.setenv("REXAI_PII_KEY", "test-pii-key")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("REXAI_CONFIG_DIR", raising=False)
+    monkeypatch.delenv("REXAI_ENV", raising=False)
+    (base / "dagster_home").mkdir()
+    settings.clear_cache()
+    yield base / "data"
+    settings.clear_cache()
+
+
+@pytest.fixture
+def data_root(isolated_environment: Path) -> Path:
+    return isolated_environment
+
+
+@pytest.fixture
+def raw_copy(tmp_path: Path) -> Path:
+    """A writable copy of the shipped raw tables."""
+    target = tmp_path / "raw"
+    shutil.copytree(SHIPPED_RAW, target)
+    return target
+
+
+@pytest.fixture
+def config_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """`config_override("gold.yaml", {"pool_size": 500})` deep-merges values into a private config copy."""
+    directory = tmp_path / "config"
+    shutil.copytree(REPO_ROOT / "config", directory)
+    monkeypatch.setenv("REXAI_CONFIG_DIR", str(directory))
+    settings.clear_cache()
+
+    def merge(base: dict, update: dict) -> dict:
+        for key, value in update.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merge(base[key], value)
+            else:
+                base[key] = value
+        return base
+
+    def override(name: str, values: dict[str, Any]) -> Path:
+        path = directory / name
+        current = yaml.safe_load(path.read_text()) if path.exists() else {}
+        path.write_text(yaml.safe_dump(merge(current or {}, values), sort_keys=False))
+        settings.clear_cache()
+        return path
+
+    return override
