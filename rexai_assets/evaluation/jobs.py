@@ -1,0 +1,41 @@
+"""`review_promotion`: the second vote from the UI, with typed run config."""
+
+from typing import Literal
+
+import dagster as dg
+
+from rexai_assets.resources import MlflowTracking, RexaiStorage, Warehouse
+
+
+class ReviewDecision(dg.Config):
+    """A person's decision on one promotion proposal."""
+
+    proposal_id: str
+    decision: Literal["approve", "reject"]
+    reviewer: str
+    notes: str = ""
+
+
+@dg.op(description="Apply a reviewer's approve / reject decision to a pending promotion proposal.")
+def apply_review(context: dg.OpExecutionContext, config: ReviewDecision, storage: RexaiStorage,
+                 warehouse: Warehouse, mlflow: MlflowTracking) -> dict:
+    from rexai_assets.evaluation.promotion import PromotionError, build_desk
+
+    desk = build_desk(storage, warehouse, mlflow)
+    try:
+        outcome = desk.decide(config.proposal_id, config.reviewer, approve=config.decision == "approve",
+                              notes=config.notes or None)
+    except PromotionError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    context.log.info(f"{outcome.action}: champion v{outcome.champion_before} -> v{outcome.champion_after}")
+    context.add_output_metadata({"action": outcome.action, "champion_before": str(outcome.champion_before),
+                                 "champion_after": str(outcome.champion_after), "audit_id": outcome.audit_id})
+    return {"action": outcome.action, "champion_after": outcome.champion_after, "audit_id": outcome.audit_id}
+
+
+@dg.job(description="The second vote on a promotion proposal, from the UI (launchpad config: proposal_id, decision, reviewer, notes).")
+def review_promotion():
+    apply_review()
+
+
+EVALUATION_JOBS = [review_promotion]
