@@ -65,13 +65,14 @@ def test_without_champion_the_heuristic_is_the_bar():
 
 
 def test_measured_slice_decides_once_large_enough_and_simulated_only_guards():
-    # Drifting away from the simulator by 10 % is fine once measurements decide; 40 % is not.
+    # Drifting from the simulator is fine once measurements decide, up to (champion simulated MAE +
+    # champion measured MAE) * 1.25 = 0.25 here; 0.30 is a gross regression.
     rows = (both("challenger", 0.08, 0.08, "measured", n=40) + both("champion", 0.10, 0.10, "measured", n=40)
             + both("challenger", 0.11, 0.11) + both("champion", 0.10, 0.10))
     decision = gate.decide(metrics(rows), TARGETS, thresholds())
     assert decision.deciding_slices == {"rigidity": "measured", "energy_kwh": "measured"}
     assert decision.recommendation == gate.PROMOTE
-    rows = rows[:-4] + both("challenger", 0.14, 0.11) + both("champion", 0.10, 0.10)
+    rows = rows[:-4] + both("challenger", 0.30, 0.11) + both("champion", 0.10, 0.10)
     guarded = gate.decide(metrics(rows), TARGETS, thresholds())
     assert guarded.recommendation == gate.REJECT
     assert [c.name for c in guarded.failed] == ["rigidity simulated guard"]

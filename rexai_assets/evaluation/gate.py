@@ -4,7 +4,8 @@ Metrics are per target and per slice, never averaged across units; the one aggre
 improvement that separates PROMOTE from REVIEW) is a mean of *relative* MAE changes, which are
 unit-free. Trusted measured golden rows decide a target once they are numerous enough; until then
 the simulated slice decides. Once measured rows decide, the simulated slice only guards against
-gross regressions, with its own looser bound.
+gross regressions, with its own looser bound: the challenger may drift from the simulator by about
+as much as the champion misses the measurements, plus `simulated_guard_regression`.
 """
 
 from __future__ import annotations
@@ -161,12 +162,16 @@ def decide(metrics: pd.DataFrame, targets: Sequence[str], thresholds: QualityThr
         if measured_decides and baseline_label == "champion":
             sim_cand = _lookup(metrics, challenger, split, SIMULATED_SLICE, target)
             sim_base = _lookup(metrics, baseline, split, SIMULATED_SLICE, target)
-            if sim_cand is not None and sim_base is not None:
-                guard = sim_base["mae"] * (1 + thresholds.simulated_guard_regression)
+            measured_base = _lookup(metrics, baseline, split, MEASURED_SLICE, target)
+            if sim_cand is not None and sim_base is not None and measured_base is not None:
+                # Learning reality may move the model away from the simulator by about as much as the
+                # champion (a simulator-like model) misses reality; drifting much further is gross.
+                allowed = (sim_base["mae"] + measured_base["mae"]) * (1 + thresholds.simulated_guard_regression)
                 criteria.append(Criterion(
-                    f"{target} simulated guard", bool(sim_cand["mae"] <= guard),
-                    f"{target} simulated MAE {_fmt(sim_cand['mae'])} {'<=' if sim_cand['mae'] <= guard else '>'} "
-                    f"{_fmt(guard)} (champion {_fmt(sim_base['mae'])} +{thresholds.simulated_guard_regression:.0%})", target))
+                    f"{target} simulated guard", bool(sim_cand["mae"] <= allowed),
+                    f"{target} simulated MAE {_fmt(sim_cand['mae'])} {'<=' if sim_cand['mae'] <= allowed else '>'} "
+                    f"{_fmt(allowed)} ((champion simulated {_fmt(sim_base['mae'])} + measured {_fmt(measured_base['mae'])})"
+                    f" +{thresholds.simulated_guard_regression:.0%})", target))
 
     improvement = float(np.mean(improvements)) if improvements else 0.0
     if any(not c.passed for c in criteria):
