@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import dagster as dg
 
-from rexai_assets import jobs, raw
+from rexai_assets import gold, jobs, raw
 from rexai_assets.resources import build_resources
 
-LAYERS = (raw, jobs)
+LAYERS = (raw, gold, jobs)
 
 
 def build_definitions(env: str | None = None) -> dg.Definitions:

@@ -1,0 +1,196 @@
+"""The targets and the feature contract (`config/feature_contract.yaml`) shared by every layer.
+
+`feature_order_hash()` is the sha256 of the contract's parsed content (names, order and
+definitions), so a model trained on one contract is refused under another.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from rexai_assets import settings
+from rexai_assets.hashing import sha256_json
+
+TARGETS: tuple[str, ...] = ("rigidity", "tightness", "energy_kwh", "water_l", "crew_min")
+BOUNDED_TARGETS: tuple[str, ...] = ("rigidity", "tightness")  # in [0, 1]; the others are >= 0
+
+CONTRACT_FILE = "feature_contract.yaml"
+
+# Features computed directly (not from a family, flag or process list of the contract).
+FIXED_FEATURES: tuple[str, ...] = (
+    "moisture", "difficulty", "bulk_density_kg_m3", "regolith_frac", "ox_stable", "ox_volatile",
+    "sheet_density_g_cm3", "sheet_modulus_gpa", "sheet_strength_mpa", "sheet_elongation_pct", "sheet_coverage",
+    "proc_energy_kwh_per_kg", "proc_water_l_per_kg", "proc_crew_min_per_batch",
+)
+
+
+class ContractError(ValueError):
+    """The feature contract is inconsistent, or does not fit the raw tables."""
+
+
+class FeatureContract(settings.StrictModel):
+    version: int
+    families: dict[str, tuple[str, ...]]
+    flags: dict[str, str]
+    processes: tuple[str, ...]
+    volatile_oxides: tuple[str, ...]
+    moisture_release: dict[str, float] = {}
+    regolith_volatile_release: dict[str, float] = {}
+    regolith_density_property: str = "density_bulk"
+    features: tuple[str, ...]
+
+    def derivable(self) -> set[str]:
+        return {*self.families, *self.flags, *(f"proc_{p}" for p in self.processes), *FIXED_FEATURES}
+
+    def validated(self) -> "FeatureContract":
+        names = list(self.features)
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ContractError(f"{CONTRACT_FILE}: feature(s) listed twice: {', '.join(duplicates)}")
+        missing = sorted(self.derivable() - set(names))
+        unknown = sorted(set(names) - self.derivable())
+        if missing or unknown:
+            raise ContractError(f"{CONTRACT_FILE}: features list does not match the definitions "
+                                f"(not listed: {missing or '-'}; not defined: {unknown or '-'})")
+        raw_families = [f for group in self.families.values() for f in group]
+        if len(raw_families) != len(set(raw_families)):
+            raise ContractError(f"{CONTRACT_FILE}: a raw family appears in two feature families")
+        for name, table in (("moisture_release", self.moisture_release),
+                            ("regolith_volatile_release", self.regolith_volatile_release)):
+            bad = {p: v for p, v in table.items() if p not in self.processes or not 0.0 <= v <= 1.0}
+            if bad:
+                raise ContractError(f"{CONTRACT_FILE}: {name}: unknown process or share outside [0, 1]: {bad}")
+        return self
+
+
+def load_contract() -> FeatureContract:
+    """The validated feature contract (cached by the settings loader)."""
+    return settings.load(CONTRACT_FILE, FeatureContract).validated()
+
+
+def feature_names(contract: FeatureContract | None = None) -> tuple[str, ...]:
+    return tuple((contract or load_contract()).features)
+
+
+def feature_order_hash(contract: FeatureContract | None = None) -> str:
+    contract = contract or load_contract()
+    return sha256_json(contract.model_dump(mode="json"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Typed gold configuration (config/gold.yaml, config/date_ranges.yaml)
+
+GOLD_FILE = "gold.yaml"
+DATE_RANGES_FILE = "date_ranges.yaml"
+CONFIG_FILES = (CONTRACT_FILE, GOLD_FILE, DATE_RANGES_FILE, "ingestion.yaml")
+SIMULATED = "simulated"
+SPLITS = ("train", "val", "test", "golden")
+
+
+class RegolithRange(settings.StrictModel):
+    min: float = 0.0
+    max: float = 0.5
+    zero_share: float = 0.0
+
+
+class CandidateSettings(settings.StrictModel):
+    items_per_recipe: tuple[float, ...] = (0.25, 0.35, 0.25, 0.15)
+    fraction_step: float = 0.05
+    regolith_step: float = 0.01
+    regolith: dict[str, RegolithRange] = {}
+
+
+class SimulatorNoise(settings.StrictModel):
+    rigidity_logit: float = 0.15
+    tightness_logit: float = 0.15
+    energy_rel: float = 0.05
+    water_abs: float = 0.004
+    crew_rel: float = 0.04
+
+
+class SimulatorSettings(settings.StrictModel):
+    seed: int = 7
+    noise: SimulatorNoise = SimulatorNoise()
+
+
+class LabelSettings(settings.StrictModel):
+    weights: dict[str, float]
+    trusted_sources: tuple[str, ...] = ("lab", "iss_sim", "analog_field")
+
+    def weight(self, source: str) -> float:
+        return float(self.weights[source])
+
+
+class SplitSettings(settings.StrictModel):
+    simulated_val_share: float = 0.1
+    simulated_test_share: float = 0.1
+    golden_simulated_share: float = 0.1
+    golden_measured_share: float = 0.2
+    hash_salt: str = "rexai-gold-v1"
+    replay_min_share: float = 0.2
+
+
+class GoldSettings(settings.StrictModel):
+    seed: int = 20250101
+    pool_size: int = 20000
+    candidates: CandidateSettings = CandidateSettings()
+    simulator: SimulatorSettings = SimulatorSettings()
+    labels: LabelSettings
+    splits: SplitSettings = SplitSettings()
+
+    def validated(self) -> "GoldSettings":
+        problems = []
+        if self.pool_size < 10:
+            problems.append("pool_size must be at least 10")
+        probs = self.candidates.items_per_recipe
+        if not 1 <= len(probs) <= 4 or any(p < 0 for p in probs) or abs(sum(probs) - 1) > 1e-6:
+            problems.append("candidates.items_per_recipe must be 1-4 probabilities summing to 1")
+        step = self.candidates.fraction_step
+        if not 0 < step <= 0.25 or abs(round(1 / step) * step - 1) > 1e-9:
+            problems.append("candidates.fraction_step must divide 1 and be <= 0.25")
+        for process, rng in self.candidates.regolith.items():
+            if not (0 <= rng.min <= rng.max <= 0.5 and 0 <= rng.zero_share <= 1):
+                problems.append(f"candidates.regolith.{process}: need 0 <= min <= max <= 0.5 and zero_share in [0, 1]")
+        if self.labels.weights.get(SIMULATED, 0) <= 0 or any(w <= 0 for w in self.labels.weights.values()):
+            problems.append("labels.weights must be > 0 and include 'simulated'")
+        measured = [w for s, w in self.labels.weights.items() if s != SIMULATED]
+        if any(w <= self.labels.weights.get(SIMULATED, 0) for w in measured):
+            problems.append("labels.weights: every measured source must weigh more than simulated")
+        if "crew_feedback" in self.labels.trusted_sources or SIMULATED in self.labels.trusted_sources:
+            problems.append("labels.trusted_sources may list experiment environments only")
+        if set(self.labels.trusted_sources) - set(self.labels.weights):
+            problems.append("labels.trusted_sources: every trusted source needs a weight")
+        s = self.splits
+        shares = (s.simulated_val_share, s.simulated_test_share, s.golden_simulated_share, s.golden_measured_share,
+                  s.replay_min_share)
+        if any(not 0 <= x < 1 for x in shares) or s.simulated_val_share + s.simulated_test_share + s.golden_simulated_share >= 1:
+            problems.append("splits: shares must be in [0, 1) and leave room for simulated train rows")
+        if problems:
+            raise ContractError(f"{GOLD_FILE}: {problems[0]}")
+        return self
+
+
+class DateRanges(settings.StrictModel):
+    train: tuple[tuple[date, date], ...] = ()
+    val: tuple[tuple[date, date], ...] = ()
+    test: tuple[tuple[date, date], ...] = ()
+
+    def validated(self) -> "DateRanges":
+        for name in ("train", "val", "test"):
+            for start, end in getattr(self, name):
+                if not start < end:
+                    raise ContractError(f"{DATE_RANGES_FILE}: {name}: period [{start}, {end}) is empty")
+        return self
+
+
+def gold_settings() -> GoldSettings:
+    return settings.load(GOLD_FILE, GoldSettings).validated()
+
+
+def date_ranges() -> DateRanges:
+    return settings.load(DATE_RANGES_FILE, DateRanges).validated()
+
+
+def config_hash() -> str:
+    """One hash over every config file that shapes the gold dataset."""
+    return settings.combined_config_hash(list(CONFIG_FILES))
