@@ -42,10 +42,14 @@ Predictions = Mapping[str, Mapping[str, np.ndarray]]  # target -> {"value", "lo"
 
 def slice_metrics(model: str, predictions: Predictions, truth: pd.DataFrame, targets: Sequence[str],
                   split_column: str = "split", slice_column: str = "slice") -> pd.DataFrame:
-    """One row per (split, slice, target): rows with a label, MAE, RMSE, 95 % coverage and mean width."""
+    """One row per (split, slice, target): rows with a label, MAE, RMSE, 95 % coverage and mean width.
+
+    `truth`'s index holds each row's position in the prediction arrays, so a subset of the rows
+    can be scored against predictions made for all of them.
+    """
     rows = []
     for (split, slice_name), group in truth.groupby([split_column, slice_column], sort=True):
-        positions = truth.index.get_indexer(group.index)
+        positions = group.index.to_numpy()
         for target in targets:
             y = group[target].to_numpy(dtype=float)
             labelled = ~np.isnan(y)

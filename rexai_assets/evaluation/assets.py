@@ -1,0 +1,39 @@
+"""The `evaluation` group: challenger vs champion on the same golden set, and the promotion proposal."""
+
+import dagster as dg
+
+from rexai_assets.resources import MlflowTracking, RexaiStorage, Warehouse
+
+GROUP = "evaluation"
+
+
+@dg.asset(group_name=GROUP, kinds={"mlflow", "pandas"}, deps=[dg.AssetKey("rexai_regressor")])
+def model_evaluation(context: dg.AssetExecutionContext, gold_dataset, storage: RexaiStorage,
+                     mlflow: MlflowTracking) -> dg.Output:
+    """Challenger, champion and heuristic on the golden set and the test split, per target and label-source slice."""
+    from rexai_assets.evaluation.evaluate import evaluate_registry_models, report_metadata
+
+    report = evaluate_registry_models(gold_dataset, mlflow, storage.layout)
+    context.log.info(f"challenger v{report.challenger_version} vs champion v{report.champion_version or '-'}")
+    return dg.Output(report, metadata=report_metadata(report))
+
+
+@dg.asset(group_name=GROUP, kinds={"duckdb", "mlflow"})
+def promotion_proposal(context: dg.AssetExecutionContext, model_evaluation, storage: RexaiStorage,
+                       warehouse: Warehouse, mlflow: MlflowTracking) -> dg.Output:
+    """PROMOTE / REVIEW / REJECT for the challenger with each criterion's numbers; applied at once per policy."""
+    from rexai_assets.evaluation.evaluate import propose
+
+    proposal, outcome = propose(model_evaluation, storage, warehouse, mlflow, trigger=context.run.tags.get("rexai/trigger"),
+                                run_id=context.run_id)
+    failed = [c["detail"] for c in proposal.criteria if not c["passed"]]
+    return dg.Output(proposal, metadata={
+        "proposal_id": proposal.proposal_id, "recommendation": proposal.recommendation, "status": proposal.status,
+        "confidence": proposal.confidence, "improvement": round(proposal.improvement, 5),
+        "champion_after": str(outcome.champion_after if outcome else proposal.champion_version),
+        "criteria": dg.MetadataValue.md("\n".join(
+            f"- {'PASS' if c['passed'] else 'FAIL'} {c['detail']}" for c in proposal.criteria)),
+        "failed": dg.MetadataValue.json(failed)})
+
+
+EVALUATION_ASSETS = [model_evaluation, promotion_proposal]

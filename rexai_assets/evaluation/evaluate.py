@@ -1,0 +1,116 @@
+"""Evaluate the registry's challenger and champion on the current gold, and turn that into a proposal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from rexai_assets.atomic import write_text_atomic
+from rexai_assets.evaluation import gate
+from rexai_assets.gold.contract import TARGETS
+from rexai_assets.paths import DataLayout
+
+EVALUATED_SPLITS = ("golden", "test")
+
+
+def truth_frame(gold: Any) -> pd.DataFrame:
+    """Golden and test rows with their coarse slice (simulated / measured / untrusted)."""
+    rows = gold.frame[gold.frame["split"].isin(EVALUATED_SPLITS)].reset_index(drop=True)
+    slices = gate.slice_labels(rows["label_source"], gold.trusted_sources)
+    return rows.assign(slice=slices["slice"].to_numpy())
+
+
+def heuristic_predictions(features: pd.DataFrame) -> dict[str, dict[str, np.ndarray]]:
+    """The rule set as a 'model' (a point prediction; its interval is the point)."""
+    from rexai_assets.gold.heuristic import heuristic_props
+
+    props = heuristic_props(features)
+    return {t: {"value": props[t].to_numpy(float), "lo": props[t].to_numpy(float), "hi": props[t].to_numpy(float)}
+            for t in TARGETS}
+
+
+def model_metrics(name: str, predictions: Any, truth: pd.DataFrame) -> pd.DataFrame:
+    """Per coarse slice, and per measured label source (lab, iss_sim, …) as finer slices."""
+    coarse = gate.slice_metrics(name, predictions, truth, TARGETS)
+    measured = truth["label_source"] != "simulated"
+    if not measured.any():
+        return coarse
+    by_source = gate.slice_metrics(name, predictions, truth.assign(slice=truth["label_source"]).loc[measured], TARGETS)
+    return pd.concat([coarse, by_source], ignore_index=True)
+
+
+def evaluate_models(gold: Any, challenger: Any, champion: Any | None) -> pd.DataFrame:
+    truth = truth_frame(gold)
+    features = truth[list(gold.feature_names)]
+    X = features.to_numpy(np.float64)
+    metrics = [model_metrics("challenger", challenger.predict(X), truth),
+               model_metrics("heuristic", heuristic_predictions(features), truth)]
+    if champion is not None:
+        metrics.append(model_metrics("champion", champion.predict(X), truth))
+    return pd.concat(metrics, ignore_index=True)
+
+
+def evaluate_registry_models(gold: Any, mlflow: Any, layout: DataLayout) -> gate.EvaluationReport:
+    """Load `challenger` and `champion` from the registry (at call time) and evaluate them on the same rows."""
+    from rexai_assets.models.registry import CHALLENGER, CHAMPION, FeatureContractMismatch, load_model_by_alias
+
+    loaded = load_model_by_alias(mlflow, CHALLENGER, expected_feature_order_hash=gold.feature_order_hash)
+    if loaded is None:
+        raise dg.Failure(description="no registered model carries the alias 'challenger'; train first")
+    challenger, challenger_info = loaded
+    champion, champion_version, note = None, None, None
+    try:
+        loaded_champion = load_model_by_alias(mlflow, CHAMPION, expected_feature_order_hash=gold.feature_order_hash)
+    except FeatureContractMismatch as exc:
+        # An old champion built on another feature contract cannot score these rows; it cannot be served
+        # either, so the challenger is judged against the heuristic, and the proposal says why.
+        loaded_champion, note = None, f"champion not comparable: {exc}"
+    if loaded_champion is not None:
+        champion, champion_version = loaded_champion[0], loaded_champion[1].version
+    metrics = evaluate_models(gold, challenger, champion)
+    lineage = {"dataset_hash": gold.dataset_hash, "config_hash": gold.config_hash,
+               "feature_order_hash": gold.feature_order_hash,
+               "challenger_model_hash": challenger.metadata.get("model_hash") if hasattr(challenger, "metadata") else None,
+               "champion_note": note}
+    report = gate.EvaluationReport(metrics, challenger_info.version, champion_version, lineage)
+    write_text_atomic(layout.models / "evaluations" / f"v{challenger_info.version}.json", json.dumps({
+        "challenger_version": report.challenger_version, "champion_version": report.champion_version,
+        "lineage": lineage, "metrics": metrics.to_dict("records")}, indent=2, sort_keys=True, default=str))
+    return report
+
+
+def report_metadata(report: gate.EvaluationReport) -> dict[str, Any]:
+    golden = report.metrics[report.metrics["split"] == "golden"]
+    table = golden.pivot_table(index=["slice", "target"], columns="model", values="mae").reset_index()
+    return {
+        "challenger_version": str(report.challenger_version), "champion_version": str(report.champion_version),
+        "golden_mae": dg.MetadataValue.md(table.to_markdown(index=False, floatfmt=".4g")),
+        "comparison": dg.MetadataValue.json(report.metrics.to_dict("records")),
+        "dataset_hash": report.lineage.get("dataset_hash", ""),
+    }
+
+
+def propose(report: gate.EvaluationReport, storage: Any, warehouse: Any, mlflow: Any, trigger: str | None,
+            run_id: str | None) -> tuple[Any, Any]:
+    """Run the gate, store the proposal, and apply it when the policy says so."""
+    from rexai_assets.evaluation.promotion import Proposal, build_desk, new_proposal_id, now_utc, promotion_settings
+
+    golden = report.metrics[report.metrics["split"] == "golden"]
+    decision = gate.decide(golden, TARGETS, gate.quality_thresholds(),
+                           champion="champion" if report.champion_version else None)
+    test = report.metrics[(report.metrics["split"] == "test") & (report.metrics["model"] == "challenger")]
+    proposal = Proposal(
+        proposal_id=new_proposal_id(report.challenger_version), created_at=now_utc(),
+        recommendation=decision.recommendation, confidence=decision.confidence, status="",
+        challenger_version=report.challenger_version, champion_version=report.champion_version,
+        baseline=decision.baseline, improvement=decision.improvement,
+        criteria=[c.__dict__ for c in decision.criteria],
+        deltas={**decision.deltas, "deciding_slices": decision.deciding_slices,
+                "test_split_mae": {r.target + "/" + r.slice: r.mae for r in test.itertuples()}},
+        lineage=report.lineage, trigger=trigger, dagster_run_id=run_id)
+    outcome = build_desk(storage, warehouse, mlflow).record(proposal, promotion_settings().mode)
+    return proposal, outcome

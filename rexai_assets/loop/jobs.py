@@ -1,0 +1,26 @@
+"""The jobs the loop launches: ingestion per inbox partition, and the retrain chain."""
+
+import dagster as dg
+
+from rexai_assets.observations.assets import experiment_partitions, feedback_partitions
+
+EXPERIMENTS_JOB, FEEDBACK_JOB, RETRAIN_JOB = "experiments_job", "feedback_job", "retrain_job"
+RETRAIN_TAG = "rexai/retrain"
+
+experiments_job = dg.define_asset_job(
+    EXPERIMENTS_JOB, selection=dg.AssetSelection.assets("experiment_runs"), partitions_def=experiment_partitions,
+    description="Ingest one day of experiment files from the inbox.")
+
+feedback_job = dg.define_asset_job(
+    FEEDBACK_JOB, selection=dg.AssetSelection.assets("crew_feedback"), partitions_def=feedback_partitions,
+    description="Ingest one crew feedback file from the inbox.")
+
+# Everything unpartitioned downstream of the observations: gold -> models -> evaluation and
+# promotion -> bundle. Recommendations (one partition per preset) follow by declarative automation.
+RETRAIN_SELECTION = dg.AssetSelection.groups("gold", "models", "evaluation")
+
+retrain_job = dg.define_asset_job(
+    RETRAIN_JOB, selection=RETRAIN_SELECTION, tags={RETRAIN_TAG: "true"},
+    description="Gold dataset, training, evaluation, promotion proposal (applied per policy) and sealed bundle.")
+
+LOOP_JOBS = [experiments_job, feedback_job, retrain_job]

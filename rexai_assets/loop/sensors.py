@@ -1,0 +1,126 @@
+"""The closed loop: an inbox sensor that ingests new files, and the retrain triggers.
+
+Both sensors start RUNNING, so `make dev` runs the loop with no clicks. The inbox sensor's cursor
+(file name -> sha256) survives restarts, and its run keys make a file's content processed once.
+The retrain trigger needs no cursor: it counts warehouse rows ingested after the last `gold_dataset`
+materialisation, and the cooldown comes from the last retrain run in the instance.
+"""
+
+import json
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from rexai_assets.hashing import sha256_json
+from rexai_assets.loop.jobs import (EXPERIMENTS_JOB, FEEDBACK_JOB, RETRAIN_JOB, RETRAIN_TAG, experiments_job,
+                                    feedback_job, retrain_job)
+from rexai_assets.resources import MlflowTracking, RexaiStorage, Warehouse
+
+INBOX_INTERVAL_S = 15
+RETRAIN_INTERVAL_S = 30
+ACTIVE_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+                   dg.DagsterRunStatus.STARTED]
+
+
+def inbox_run_requests(scan, known: dict[str, str]) -> list[dg.RunRequest]:
+    """One run per experiment day with new or changed files, one per new feedback file."""
+    requests = []
+    for day in scan.new_experiment_days(known):
+        files = scan.experiment_days[day]
+        content = sha256_json(sorted((f.name, f.sha256) for f in files))
+        requests.append(dg.RunRequest(job_name=EXPERIMENTS_JOB, partition_key=day, run_key=f"experiments:{day}:{content}",
+                                      tags={"rexai/trigger": "inbox", "rexai/files": str(len(files))}))
+    by_key = {f.partition_key: f for f in scan.feedback_files}
+    for key in scan.new_feedback_keys(known):
+        requests.append(dg.RunRequest(job_name=FEEDBACK_JOB, partition_key=key, run_key=f"feedback:{key}:{by_key[key].sha256}",
+                                      tags={"rexai/trigger": "inbox", "rexai/files": "1"}))
+    return requests
+
+
+@dg.sensor(jobs=[experiments_job, feedback_job], minimum_interval_seconds=INBOX_INTERVAL_S, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Registers new experiment and feedback files and requests their ingestion runs.")
+def inbox_sensor(context: dg.SensorEvaluationContext, storage: RexaiStorage):
+    from rexai_assets.observations import feedback_partitions, scan_inbox
+
+    scan = scan_inbox(storage.layout)  # quarantines unreadable files; never raises for one
+    known = json.loads(context.cursor) if context.cursor else {}
+    requests = inbox_run_requests(scan, known)
+    quarantined = f"; quarantined {len(scan.quarantined)} unreadable file(s)" if scan.quarantined else ""
+    if not requests:
+        return dg.SkipReason(f"no new inbox files{quarantined}")
+    existing = set(context.instance.get_dynamic_partitions(feedback_partitions.name))
+    new_keys = [k for k in scan.new_feedback_keys(known) if k not in existing]
+    context.log.info(f"{len(requests)} ingestion run(s){quarantined}")
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(scan.cursor(), sort_keys=True),
+                           dynamic_partitions_requests=[feedback_partitions.build_add_request(new_keys)] if new_keys else [])
+
+
+def new_labelled_rows(warehouse: Warehouse, since: datetime | None) -> int:
+    """Labelled observation rows ingested after `since` (all of them when there was no training yet)."""
+    with warehouse.connect() as con:
+        exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'observations' "
+                             "AND table_name = 'measurements'").fetchone()[0]
+        if not exists:
+            return 0
+        if since is None:
+            return int(con.execute("SELECT count(*) FROM observations.measurements").fetchone()[0])
+        return int(con.execute("SELECT count(*) FROM observations.measurements WHERE ingested_at > ?",
+                               [since.replace(tzinfo=None)]).fetchone()[0])
+
+
+def last_training_time(instance: dg.DagsterInstance) -> datetime | None:
+    event = instance.get_latest_materialization_event(dg.AssetKey("gold_dataset"))
+    return datetime.fromtimestamp(event.timestamp, timezone.utc) if event else None
+
+
+def last_retrain(instance: dg.DagsterInstance) -> tuple[datetime | None, bool]:
+    """When the last retrain run was created, and whether one is queued or running now."""
+    records = instance.get_run_records(dg.RunsFilter(tags={RETRAIN_TAG: "true"}), limit=1)
+    active = instance.get_runs_count(dg.RunsFilter(tags={RETRAIN_TAG: "true"}, statuses=ACTIVE_STATUSES)) > 0
+    if not records:
+        return None, active
+    return records[0].create_timestamp.astimezone(timezone.utc), active
+
+
+def retrain_request(instance: dg.DagsterInstance, warehouse: Warehouse, champion_trained_at: datetime | None,
+                    check_age: bool, now: datetime | None = None) -> dg.RunRequest | dg.SkipReason:
+    from rexai_assets.loop.policy import decide_retrain, retraining_settings
+
+    now = now or datetime.now(timezone.utc)
+    previous, active = last_retrain(instance)
+    if active:
+        return dg.SkipReason("a retrain run is already queued or running")
+    new_rows = new_labelled_rows(warehouse, last_training_time(instance))
+    decision = decide_retrain(now, new_rows, previous, champion_trained_at, retraining_settings(), check_age=check_age)
+    if not decision.retrain:
+        return dg.SkipReason(decision.reason)
+    return dg.RunRequest(run_key=f"retrain:{decision.trigger}:{now.isoformat()}", job_name=RETRAIN_JOB,
+                         tags={**decision.tags, RETRAIN_TAG: "true", "rexai/reason": decision.reason})
+
+
+@dg.sensor(job=retrain_job, minimum_interval_seconds=RETRAIN_INTERVAL_S, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Requests a retrain once enough new labelled rows arrived (config/retraining.yaml).")
+def retrain_trigger_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse):
+    return retrain_request(context.instance, warehouse, champion_trained_at=None, check_age=False)
+
+
+def champion_trained_at(mlflow: MlflowTracking) -> datetime | None:
+    from rexai_assets.evaluation.promotion import ChampionRegistry, promotion_settings
+
+    registry = ChampionRegistry(mlflow.client(), promotion_settings())
+    version = registry.champion()
+    if version is None:
+        return None
+    created = registry.client.get_model_version(registry.cfg.registered_model, version).creation_timestamp
+    return datetime.fromtimestamp(created / 1000, timezone.utc)
+
+
+@dg.schedule(cron_schedule="0 * * * *", job_name=RETRAIN_JOB, default_status=dg.DefaultScheduleStatus.RUNNING,
+             description="Hourly: retrain when the champion is older than max_age_hours (or missing).")
+def champion_age_schedule(context: dg.ScheduleEvaluationContext, warehouse: Warehouse, mlflow: MlflowTracking):
+    return retrain_request(context.instance, warehouse, champion_trained_at(mlflow), check_age=True,
+                           now=context.scheduled_execution_time)
+
+
+LOOP_SENSORS = [inbox_sensor, retrain_trigger_sensor]
+LOOP_SCHEDULES = [champion_age_schedule]
