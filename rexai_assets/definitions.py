@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import dagster as dg
 
-from rexai_assets import evaluation, gold, jobs, loop, observations, raw
+from rexai_assets import evaluation, gold, jobs, loop, models, observations, raw, serving
 from rexai_assets.resources import build_resources
 
-LAYERS = (raw, observations, gold, evaluation, loop, jobs)
+LAYERS = (raw, observations, gold, models, evaluation, serving, loop, jobs)
 
 
 def build_definitions(env: str | None = None) -> dg.Definitions:

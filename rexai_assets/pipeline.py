@@ -77,8 +77,32 @@ class PlatformRun:
         return all(s.success and not s.failed_checks for s in self.steps)
 
 
-def run_platform(defs: dg.Definitions | None = None, instance: dg.DagsterInstance | None = None) -> PlatformRun:
-    """Everything `rexai run` does, returned rather than printed."""
+def already_ingested(instance: dg.DagsterInstance, inbox_key: str) -> bool:
+    from rexai_assets.loop.sensors import INBOX_KEY_TAG
+
+    runs = instance.get_runs(dg.RunsFilter(tags={INBOX_KEY_TAG: inbox_key}, statuses=[dg.DagsterRunStatus.SUCCESS]),
+                             limit=1)
+    return bool(runs)
+
+
+def ingest_inbox(defs: dg.Definitions, instance: dg.DagsterInstance, data: Any) -> list[StepOutcome]:
+    """Register every inbox file and ingest each partition whose content was not ingested yet."""
+    from rexai_assets.loop.sensors import inbox_run_requests
+    from rexai_assets.observations import register_feedback_partitions, scan_inbox
+
+    scan = scan_inbox(data)
+    register_feedback_partitions(instance, scan.feedback_keys)
+    steps = []
+    for request in inbox_run_requests(scan, known={}):
+        if already_ingested(instance, request.run_key):
+            continue
+        steps.append(run_job(defs, request.job_name, instance, request.partition_key, request.tags))
+    return steps
+
+
+def run_platform(defs: dg.Definitions | None = None, instance: dg.DagsterInstance | None = None,
+                 trigger: str = "rexai_run") -> PlatformRun:
+    """Everything `rexai run` does, returned rather than printed. Stops at the first failed step."""
     from rexai_assets.paths import layout
 
     if defs is None:
@@ -87,7 +111,42 @@ def run_platform(defs: dg.Definitions | None = None, instance: dg.DagsterInstanc
         defs = build_definitions()
     data = layout().ensure()
     instance = instance or dg.DagsterInstance.get()
+    steps: list[StepOutcome] = []
+
+    def ok() -> bool:
+        return all(s.success for s in steps)
+
     # Observe the raw files first so every table records which file versions it was built from.
-    steps = [run_job(defs, "observe_raw_files", instance), run_job(defs, "raw_job", instance)]
-    summary = {"data_root": str(data.root), "dagster_home": os.environ.get("DAGSTER_HOME")}
-    return PlatformRun(steps, summary)
+    for job in ("observe_raw_files", "raw_job"):
+        if ok():
+            steps.append(run_job(defs, job, instance))
+    if ok():
+        steps += ingest_inbox(defs, instance, data)
+    if ok():
+        steps.append(run_job(defs, "retrain_job", instance, tags={"rexai/trigger": trigger}))
+    if ok() and "recommendations_job" in {j.name for j in defs.jobs}:
+        from rexai_assets.serving import preset_names, sync_preset_partitions
+
+        for preset in sync_preset_partitions(instance, preset_names(data)):
+            steps.append(run_job(defs, "recommendations_job", instance, partition_key=preset,
+                                 tags={"rexai/trigger": trigger}))
+    return PlatformRun(steps, platform_summary(data, instance))
+
+
+def platform_summary(data: Any, instance: dg.DagsterInstance) -> dict[str, Any]:
+    """What a person wants to see after a run: the champion, the last proposal, where things are."""
+    summary: dict[str, Any] = {"data_root": str(data.root), "dagster_home": os.environ.get("DAGSTER_HOME")}
+    proposal = instance.get_latest_materialization_event(dg.AssetKey("promotion_proposal"))
+    if proposal is not None:
+        meta = proposal.asset_materialization.metadata
+        summary["last_proposal"] = " ".join(str(meta[k].value) for k in ("proposal_id", "recommendation", "status")
+                                            if k in meta)
+        if "champion_after" in meta:
+            summary["champion"] = f"v{meta['champion_after'].value}"
+    bundles = sorted(data.bundles.glob("*.zip"), key=lambda p: p.stat().st_mtime)
+    if bundles:
+        summary["bundle"] = str(bundles[-1])
+    summary["warehouse"] = str(data.warehouse)
+    summary["mlflow"] = str(data.mlflow)
+    summary["rejected_rows_log"] = str(data.ingestion_errors)
+    return summary

@@ -17,6 +17,7 @@ from rexai_assets.loop.jobs import (EXPERIMENTS_JOB, FEEDBACK_JOB, RETRAIN_JOB, 
 from rexai_assets.resources import MlflowTracking, RexaiStorage, Warehouse
 
 INBOX_INTERVAL_S = 15
+INBOX_KEY_TAG = "rexai/inbox_key"  # the content a run ingested: `rexai run` skips content already ingested
 RETRAIN_INTERVAL_S = 30
 ACTIVE_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                    dg.DagsterRunStatus.STARTED]
@@ -28,12 +29,14 @@ def inbox_run_requests(scan, known: dict[str, str]) -> list[dg.RunRequest]:
     for day in scan.new_experiment_days(known):
         files = scan.experiment_days[day]
         content = sha256_json(sorted((f.name, f.sha256) for f in files))
-        requests.append(dg.RunRequest(job_name=EXPERIMENTS_JOB, partition_key=day, run_key=f"experiments:{day}:{content}",
-                                      tags={"rexai/trigger": "inbox", "rexai/files": str(len(files))}))
+        key = f"experiments:{day}:{content}"
+        requests.append(dg.RunRequest(job_name=EXPERIMENTS_JOB, partition_key=day, run_key=key,
+                                      tags={"rexai/trigger": "inbox", "rexai/files": str(len(files)), INBOX_KEY_TAG: key}))
     by_key = {f.partition_key: f for f in scan.feedback_files}
     for key in scan.new_feedback_keys(known):
-        requests.append(dg.RunRequest(job_name=FEEDBACK_JOB, partition_key=key, run_key=f"feedback:{key}:{by_key[key].sha256}",
-                                      tags={"rexai/trigger": "inbox", "rexai/files": "1"}))
+        run_key = f"feedback:{key}:{by_key[key].sha256}"
+        requests.append(dg.RunRequest(job_name=FEEDBACK_JOB, partition_key=key, run_key=run_key,
+                                      tags={"rexai/trigger": "inbox", "rexai/files": "1", INBOX_KEY_TAG: run_key}))
     return requests
 
 
@@ -49,7 +52,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, storage: RexaiStorage):
     if not requests:
         return dg.SkipReason(f"no new inbox files{quarantined}")
     existing = set(context.instance.get_dynamic_partitions(feedback_partitions.name))
-    new_keys = [k for k in scan.new_feedback_keys(known) if k not in existing]
+    new_keys = [k for k in scan.feedback_keys if k not in existing]
     context.log.info(f"{len(requests)} ingestion run(s){quarantined}")
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(scan.cursor(), sort_keys=True),
                            dynamic_partitions_requests=[feedback_partitions.build_add_request(new_keys)] if new_keys else [])
@@ -122,5 +125,10 @@ def champion_age_schedule(context: dg.ScheduleEvaluationContext, warehouse: Ware
                            now=context.scheduled_execution_time)
 
 
-LOOP_SENSORS = [inbox_sensor, retrain_trigger_sensor]
+# Declarative automation (recommendations refresh when a new bundle is sealed) needs a running sensor.
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "rexai_automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Evaluates the assets' automation conditions (e.g. recommendations after a new bundle).")
+
+LOOP_SENSORS = [inbox_sensor, retrain_trigger_sensor, automation_sensor]
 LOOP_SCHEDULES = [champion_age_schedule]

@@ -1,0 +1,192 @@
+"""`rexai recommend`, `rexai predict`, `rexai verify-bundle`: serving from the champion at call time.
+
+Heavy libraries (pandas, scikit-learn, mlflow, torch) are imported inside the handlers, so
+`rexai --help` and argument errors stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rexai_assets.cli import CommandError
+
+
+def _tables() -> Any:
+    from rexai_assets.paths import layout
+    from rexai_assets.raw import RawFileError, load_raw_tables
+
+    try:
+        return load_raw_tables(layout().ensure().raw)
+    except RawFileError as exc:
+        raise CommandError(f"raw tables: {exc}") from None
+    except ValueError as exc:  # too many rejected rows, contract errors
+        raise CommandError(str(exc).splitlines()[0]) from None
+
+
+def _scorer() -> Any:
+    from rexai_assets.serving.scorer import ServingError, load_scorer
+
+    try:
+        return load_scorer()
+    except ServingError as exc:
+        raise CommandError(str(exc)) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# rexai recommend
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from rexai_assets.serving import recommend as rc
+    from rexai_assets.serving.scorer import ServingError
+
+    if args.top is not None and args.top < 1:
+        raise CommandError("--top must be at least 1")
+    tables = _tables()
+    names = [str(n) for n in tables.presets["name"]]
+    if args.target not in names:
+        raise CommandError(f"unknown target {args.target!r}; valid targets: {', '.join(names)}")
+    scorer = _scorer()
+    try:
+        rec = rc.recommend(tables, args.target, scorer, top_n=args.top)
+    except (rc.UnknownPreset, ServingError) as exc:
+        raise CommandError(str(exc)) from None
+    if args.json:
+        print(rec.to_json())
+        return 0
+    p = rec.preset
+    origin = f"model v{rec.model_version}" if rec.source == "model" else "HEURISTIC (degraded mode: no champion)"
+    print(f"{p.name}: rigidity >= {p.rigidity}, tightness >= {p.tightness}; caps energy {p.max_energy_kwh} kWh/kg, "
+          f"water {p.max_water_l} L/kg, crew {p.max_crew_min} min/kg — {origin}")
+    c = rec.counts
+    print(f"{c['scored']} candidates scored, {c['cap_infeasible']} over a cap (95 %), {c['feasible']} feasible, "
+          f"{c['pareto']} on the Pareto front")
+    if rec.ranked.empty:
+        print("no candidate is within the caps")
+        return 0
+    for row in rec.ranked.to_dict("records"):
+        pred = row["prediction"]
+        cells = "  ".join(f"{t} {pred[t]['value']:.3g} [{pred[t]['lo']:.3g}, {pred[t]['hi']:.3g}]" for t in pred)
+        novelty = "" if row["novelty"] != row["novelty"] else f"  novelty {row['novelty']:.3g}"
+        drivers = ", ".join(d["feature"] for d in row["drivers"].get("rigidity", []))
+        print(f"{row['rank']:>3}. {row['recipe_id']}  {row['label']}  score {row['score']:.3f}"
+              f"{'  [pareto]' if row['on_pareto'] else ''}{novelty}")
+        print(f"     {cells}")
+        if drivers:
+            print(f"     rigidity driven by: {drivers}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# rexai predict
+
+
+def read_recipes(path: Path) -> list:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise CommandError(f"{path}: not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(data, list):
+        raise CommandError(f"{path}: expected a JSON list of recipes")
+    if not data:
+        raise CommandError(f"{path}: the list of recipes is empty")
+    return data
+
+
+def predictions_document(recipes: list, scorer: Any, tables: Any) -> list[dict]:
+    """DESIGN.md's `rexai predict --json` format, scoring every recipe in one batch."""
+    import numpy as np
+
+    from rexai_assets.gold.features import FeatureError, feature_context, featurize_recipes
+    from rexai_assets.serving.scorer import ServingError
+
+    ctx = feature_context(tables)
+    if tuple(ctx.names) != tuple(scorer.feature_names):
+        raise ServingError("the model's feature names/order differ from the current feature contract")
+    try:
+        features = featurize_recipes(recipes, tables, ctx)
+    except FeatureError as exc:
+        raise CommandError(str(exc)) from None
+    pred = scorer.predict(features[list(scorer.feature_names)].to_numpy(dtype=np.float64))
+    return [{"recipe_id": recipe.recipe_id, "model_version": scorer.version, "source": scorer.source,
+             "prediction": {t: {k: float(pred[t][k][i]) for k in ("value", "lo", "hi")} for t in scorer.target_names}}
+            for i, recipe in enumerate(recipes)]
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from rexai_assets.recipes import RecipeCatalog, RecipeError, parse_recipe
+    from rexai_assets.serving.scorer import ServingError
+
+    path = Path(args.recipes)
+    raw = read_recipes(path)
+    tables = _tables()
+    catalog = RecipeCatalog.from_frames(tables.inventory, tables.processes)
+    recipes = []
+    for index, obj in enumerate(raw):
+        try:
+            recipes.append(parse_recipe(obj, catalog))
+        except RecipeError as exc:
+            rid = obj.get("recipe_id") if isinstance(obj, dict) else None
+            raise CommandError(f"{path.name}: recipe {index}{f' ({rid})' if rid else ''}: {exc}") from None
+    scorer = _scorer()
+    try:
+        document = predictions_document(recipes, scorer, tables)
+    except ServingError as exc:
+        raise CommandError(str(exc)) from None
+    if args.json:
+        print(json.dumps(document, indent=2))
+        return 0
+    origin = f"model v{scorer.version}" if scorer.source == "model" else "HEURISTIC (degraded mode: no champion)"
+    print(f"source: {origin}")
+    for entry in document:
+        cells = "  ".join(f"{t} {v['value']:.3g} [{v['lo']:.3g}, {v['hi']:.3g}]" for t, v in entry["prediction"].items())
+        print(f"{entry['recipe_id']}: {cells}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# rexai verify-bundle
+
+
+def cmd_verify_bundle(args: argparse.Namespace) -> int:
+    from rexai_assets.serving.bundle import verify_bundle
+
+    path = Path(args.path)
+    if not path.is_file():
+        raise CommandError(f"{path}: no such bundle file")
+    report = verify_bundle(path)
+    if args.verbose:
+        for line in report.problems + [f"warning: {w}" for w in report.warnings]:
+            print(line, file=sys.stderr)
+    if not report.ok:
+        raise CommandError(report.one_line())
+    print(report.one_line())
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    rec = subparsers.add_parser("recommend", help="ranked recipes for a target preset from the production model")
+    rec.add_argument("--target", required=True, help="preset name from raw/targets_presets.json")
+    rec.add_argument("--top", type=int, default=None, help="length of the ranked list (default: config/serving.yaml)")
+    rec.add_argument("--json", action="store_true", help="print JSON")
+    rec.set_defaults(handler=cmd_recommend)
+
+    pred = subparsers.add_parser("predict", help="predictions with 95 %% intervals for a JSON list of recipes")
+    pred.add_argument("recipes", metavar="RECIPES.json")
+    pred.add_argument("--json", action="store_true", help="print JSON")
+    pred.set_defaults(handler=cmd_predict)
+
+    verify = subparsers.add_parser("verify-bundle", help="exit 0 only for an intact, loadable bundle")
+    verify.add_argument("path", metavar="PATH")
+    verify.add_argument("--verbose", action="store_true", help="list every problem on stderr")
+    verify.set_defaults(handler=cmd_verify_bundle)

@@ -1,0 +1,107 @@
+"""The `models` asset group: members trained on the gold train split, and the served ensemble.
+
+Asset bodies only call the plain functions of this package; sklearn, torch and mlflow are imported
+inside them, so loading the definitions stays light.
+"""
+
+import dagster as dg
+
+from rexai_assets.resources import MlflowTracking, RexaiStorage
+
+GROUP = "models"
+
+
+def _config():
+    from rexai_assets.models.config import models_config
+
+    return models_config()
+
+
+@dg.asset(group_name=GROUP, kinds={"sklearn"})
+def gradient_boosting_models(gold_dataset) -> dg.Output:
+    """Histogram gradient boosting, one model per target on its labelled train rows, label-source weighted."""
+    from rexai_assets.models.ensemble import train_boosting
+
+    member = train_boosting(gold_dataset, _config())
+    return dg.Output(member, metadata={"train_seconds": round(member.train_seconds, 3),
+                                       "targets": ", ".join(member.target_names)})
+
+
+@dg.asset(group_name=GROUP, kinds={"torch"})
+def tab_transformer(gold_dataset) -> dg.Output:
+    """Small CPU TabTransformer (feature tokens, 2 encoder layers), masked and weighted loss; None when disabled."""
+    from rexai_assets.models.ensemble import train_tab_transformer
+
+    member = train_tab_transformer(gold_dataset, _config())
+    if member is None:
+        return dg.Output(None, metadata={"enabled": False})
+    return dg.Output(member, metadata={"enabled": True, "train_seconds": round(member.train_seconds, 3),
+                                       "final_train_loss": float(member.history[-1]) if member.history else float("nan")})
+
+
+@dg.asset(group_name=GROUP, kinds={"torch"})
+def recipe_autoencoder(gold_dataset) -> dg.Output:
+    """Autoencoder over contract features: latent vector per recipe, reconstruction error as novelty score."""
+    from rexai_assets.models.ensemble import train_autoencoder
+
+    member = train_autoencoder(gold_dataset, _config())
+    return dg.Output(member, metadata={"latent_dim": member.hparams["latent_dim"],
+                                       "train_seconds": round(member.train_seconds, 3)})
+
+
+@dg.asset(group_name=GROUP, kinds={"sklearn", "mlflow"})
+def rexai_regressor(context: dg.AssetExecutionContext, storage: RexaiStorage, mlflow: MlflowTracking, gold_dataset,
+                    gradient_boosting_models, tab_transformer, recipe_autoencoder) -> dg.Output:
+    """Served ensemble (forest + chosen members) with conformal 95 % intervals, tracked in MLflow, registered as challenger."""
+    from rexai_assets.models.ensemble import assemble_ensemble, train_forest
+    from rexai_assets.models.tracking import track_and_register
+
+    cfg = _config()
+    forest = train_forest(gold_dataset, cfg)
+    ensemble = assemble_ensemble(gold_dataset, forest, gradient_boosting_models, tab_transformer,
+                                 recipe_autoencoder, cfg)
+    record = track_and_register(ensemble, mlflow, storage.layout.models, cfg, dagster_run_id=context.run_id)
+    meta = ensemble.metadata
+    context.log.info(f"registered {record.registered_model} version {record.version} as {record.alias}")
+    return dg.Output(ensemble, data_version=dg.DataVersion(record.model_hash), metadata={
+        "registered_model": record.registered_model,
+        "version": record.version,
+        "alias": record.alias,
+        "mlflow_run_id": record.run_id,
+        "model_hash": record.model_hash,
+        "dataset_hash": meta["dataset_hash"],
+        "feature_order_hash": meta["feature_order_hash"],
+        "trained_on": meta["trained_on"],
+        "training_seconds": round(meta["training_seconds_total"], 3),
+        "weights": dg.MetadataValue.json(ensemble.weights),
+        "tab_transformer_used": dg.MetadataValue.json(meta["tab_transformer_used"]),
+        "coverage": dg.MetadataValue.json(meta["coverage"]),
+        "golden_vs_heuristic": dg.MetadataValue.json(meta["golden_vs_heuristic"]),
+        "metadata_file": dg.MetadataValue.path(str(record.metadata_path)),
+    })
+
+
+@dg.asset_check(asset=rexai_regressor, blocking=True)
+def rexai_regressor_interval_coverage(rexai_regressor) -> dg.AssetCheckResult:
+    """Empirical coverage of the served 95 % intervals on val lies within config bounds for every target."""
+    from rexai_assets.models.checks import coverage_problems
+
+    bounds = _config().checks
+    problems, coverage = coverage_problems(rexai_regressor.metadata, bounds.coverage_min, bounds.coverage_max)
+    return dg.AssetCheckResult(passed=not problems, metadata={
+        "problems": dg.MetadataValue.json(problems), "coverage_val": dg.MetadataValue.json(coverage),
+        "bounds": dg.MetadataValue.json([bounds.coverage_min, bounds.coverage_max])})
+
+
+@dg.asset_check(asset=rexai_regressor, blocking=True)
+def rexai_regressor_beats_heuristic(rexai_regressor) -> dg.AssetCheckResult:
+    """The ensemble's golden-set MAE is below the heuristic's for every target."""
+    from rexai_assets.models.checks import heuristic_problems
+
+    problems, versus = heuristic_problems(rexai_regressor.metadata, rexai_regressor.target_names)
+    return dg.AssetCheckResult(passed=not problems, metadata={
+        "problems": dg.MetadataValue.json(problems), "golden_vs_heuristic": dg.MetadataValue.json(versus)})
+
+
+MODEL_ASSETS = [gradient_boosting_models, tab_transformer, recipe_autoencoder, rexai_regressor]
+MODEL_CHECKS = [rexai_regressor_interval_coverage, rexai_regressor_beats_heuristic]

@@ -1,0 +1,166 @@
+"""The MLflow model registry for `rexai`: versions, aliases (never the deprecated stages) and loading.
+
+Loading downloads the version's artefacts from MLflow at call time into a temporary directory, reads
+them into memory and deletes the copy, so two calls never share a stale cache. A model whose feature
+order differs from the current feature contract is refused with `FeatureContractMismatch`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rexai_assets.models.ensemble import FeatureContractMismatch, TrainedEnsemble
+
+REGISTERED_MODEL = "rexai"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+ARCHIVED_TAG = "archived"
+ARTIFACT_PATH = "model"
+
+__all__ = ["FeatureContractMismatch", "ModelVersionInfo", "REGISTERED_MODEL", "CHAMPION", "CHALLENGER",
+           "registry_client", "ensure_registered_model", "register_version", "set_alias", "get_alias_version",
+           "promote_to_champion", "version_info", "load_model_by_alias", "load_model_version",
+           "verify_feature_order"]
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    name: str
+    version: str
+    run_id: str | None
+    source: str
+    aliases: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def registry_client(mlflow_resource_or_uri: Any) -> tuple[Any, str]:
+    """(MlflowClient, registered model name) from an `MlflowTracking` resource or a tracking URI."""
+    if isinstance(mlflow_resource_or_uri, str):
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        mlflow.set_tracking_uri(mlflow_resource_or_uri)
+        mlflow.set_registry_uri(mlflow_resource_or_uri)
+        return MlflowClient(tracking_uri=mlflow_resource_or_uri, registry_uri=mlflow_resource_or_uri), REGISTERED_MODEL
+    return mlflow_resource_or_uri.client(), getattr(mlflow_resource_or_uri, "registered_model_name", REGISTERED_MODEL)
+
+
+def _missing(exc: Exception) -> bool:
+    return getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST" or "not found" in str(exc).lower()
+
+
+def ensure_registered_model(client: Any, name: str = REGISTERED_MODEL) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+    except MlflowException as exc:
+        if not _missing(exc):
+            raise
+        try:
+            client.create_registered_model(name, description="Rex-AI recipe property ensemble")
+        except MlflowException as create_exc:
+            # Another training created it between our two calls.
+            if getattr(create_exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+                raise
+
+
+def register_version(client: Any, run_id: str, source: str, name: str = REGISTERED_MODEL,
+                     alias: str | None = CHALLENGER, tags: dict[str, str] | None = None) -> str:
+    """A new version of `name` from the run's artefacts at `source`; `alias` (default challenger) moves to it."""
+    ensure_registered_model(client, name)
+    mv = client.create_model_version(name=name, source=source, run_id=run_id,
+                                     tags={k: str(v) for k, v in (tags or {}).items()})
+    if alias:
+        set_alias(client, mv.version, alias, name)
+    return str(mv.version)
+
+
+def set_alias(client: Any, version: str | int, alias: str, name: str = REGISTERED_MODEL) -> None:
+    client.set_registered_model_alias(name, alias, str(version))
+
+
+def get_alias_version(client: Any, alias: str, name: str = REGISTERED_MODEL) -> str | None:
+    """The version `alias` points at, or None when the alias (or the registered model) does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException as exc:
+        if _missing(exc) or getattr(exc, "error_code", "") == "INVALID_PARAMETER_VALUE":
+            return None
+        raise
+
+
+def promote_to_champion(client: Any, version: str | int, name: str = REGISTERED_MODEL) -> str | None:
+    """Move alias `champion` to `version`; tag the previous champion `archived=true`; return its version.
+
+    A version that becomes champion again (a rollback) loses its `archived` tag."""
+    version = str(version)
+    previous = get_alias_version(client, CHAMPION, name)
+    client.get_model_version(name, version)  # fails clearly if the version does not exist
+    set_alias(client, version, CHAMPION, name)
+    client.set_model_version_tag(name, version, ARCHIVED_TAG, "false")
+    if previous is not None and previous != version:
+        client.set_model_version_tag(name, previous, ARCHIVED_TAG, "true")
+    return previous
+
+
+def version_info(client: Any, name: str, version: str | int) -> ModelVersionInfo:
+    mv = client.get_model_version(name, str(version))
+    return ModelVersionInfo(name=name, version=str(mv.version), run_id=mv.run_id, source=mv.source,
+                            aliases=tuple(getattr(mv, "aliases", ()) or ()), tags=dict(mv.tags or {}))
+
+
+def current_feature_order_hash() -> str:
+    from rexai_assets.gold.contract import feature_order_hash
+
+    return feature_order_hash()
+
+
+def verify_feature_order(model: TrainedEnsemble, expected: str | None = None, what: str = "model") -> None:
+    """Raise `FeatureContractMismatch` unless the model was trained on the current feature order."""
+    expected = expected if expected is not None else current_feature_order_hash()
+    if model.feature_order_hash != expected:
+        raise FeatureContractMismatch(
+            f"{what} was trained with feature_order_hash {model.feature_order_hash[:12]}… but the current feature "
+            f"contract has {expected[:12]}…; retrain on the current gold dataset before serving it")
+
+
+def _download(client: Any, info: ModelVersionInfo) -> TrainedEnsemble:
+    import os
+
+    import mlflow
+
+    # The per-file progress bar would land in `rexai predict` output; a user's explicit setting wins.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    with tempfile.TemporaryDirectory(prefix="rexai-load-") as tmp:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=info.source, dst_path=tmp,
+                                                    tracking_uri=client.tracking_uri)
+        return TrainedEnsemble.load(Path(local))
+
+
+def load_model_version(mlflow_resource_or_uri: Any, version: str | int, expected_feature_order_hash: str | None = None,
+                       name: str | None = None) -> tuple[TrainedEnsemble, ModelVersionInfo]:
+    """Download and load one registered version (never trains), verifying its feature order."""
+    client, default_name = registry_client(mlflow_resource_or_uri)
+    name = name or default_name
+    info = version_info(client, name, version)
+    model = _download(client, info)
+    verify_feature_order(model, expected_feature_order_hash, what=f"{name} version {info.version}")
+    return model, info
+
+
+def load_model_by_alias(mlflow_resource_or_uri: Any, alias: str = CHAMPION,
+                        expected_feature_order_hash: str | None = None,
+                        name: str | None = None) -> tuple[TrainedEnsemble, ModelVersionInfo] | None:
+    """(model, version info) for the version `alias` points at, or None when there is no such alias."""
+    client, default_name = registry_client(mlflow_resource_or_uri)
+    name = name or default_name
+    version = get_alias_version(client, alias, name)
+    if version is None:
+        return None
+    return load_model_version(mlflow_resource_or_uri, version, expected_feature_order_hash, name)

@@ -1,0 +1,201 @@
+"""The `serving` assets (model_bundle, recipe_recommendations) and the benchmark assets of `evaluation`.
+
+Bodies only wire resources to the plain functions of this package; mlflow, torch and matplotlib are
+imported inside them.
+
+Partitions of `recipe_recommendations`: a dynamic partition set named `target_presets`, one partition
+per preset name in raw/targets_presets.json. Static partitions would need the file at import time
+(importing definitions does no I/O), so the set follows the file through `sync_preset_partitions`,
+called by the `target_presets` raw asset and by `rexai run`: a preset added to the file becomes a
+partition at the next sync, a preset removed from it stops being one (its past materialisations stay
+in the event log).
+"""
+
+from typing import Any, Iterable
+
+import pandas as pd
+
+import dagster as dg
+
+from rexai_assets.resources import MlflowTracking, RexaiStorage, Warehouse
+
+SERVING, EVALUATION = "serving", "evaluation"
+PRESET_PARTITIONS = "target_presets"
+# Promotion may move the champion alias: what is sealed, recommended and benchmarked follows it.
+PROMOTION = dg.AssetKey("promotion_proposal")
+
+preset_partitions = dg.DynamicPartitionsDefinition(name=PRESET_PARTITIONS)
+
+
+def preset_partition_changes(instance: dg.DagsterInstance, preset_names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(to add, to remove) to make the `target_presets` partitions equal to `preset_names`."""
+    wanted = list(dict.fromkeys(str(n) for n in preset_names))
+    current = set(instance.get_dynamic_partitions(PRESET_PARTITIONS))
+    return [n for n in wanted if n not in current], sorted(current - set(wanted))
+
+
+def sync_preset_partitions(instance: dg.DagsterInstance, preset_names: Iterable[str]) -> list[str]:
+    """Make the `target_presets` partitions equal to `preset_names`; returns them in file order."""
+    wanted = list(dict.fromkeys(str(n) for n in preset_names))
+    added, removed = preset_partition_changes(instance, wanted)
+    if added:
+        instance.add_dynamic_partitions(PRESET_PARTITIONS, added)
+    for name in removed:
+        instance.delete_dynamic_partition(PRESET_PARTITIONS, name)
+    return wanted
+
+
+def preset_names(data: Any) -> list[str]:
+    """Preset names of `<raw>/targets_presets.json`; `data` is a DataLayout or the raw folder itself."""
+    from pathlib import Path
+
+    from rexai_assets.serving.recommend import read_preset_names
+
+    return read_preset_names(Path(getattr(data, "raw", data)))
+
+
+def raw_tables(waste_inventory: pd.DataFrame, waste_materials: pd.DataFrame, process_catalog: pd.DataFrame,
+               mgs1_oxides: pd.DataFrame, mgs1_properties: pd.DataFrame, material_datasheets: pd.DataFrame,
+               target_presets: pd.DataFrame) -> Any:
+    from rexai_assets.raw.tables import RawTables
+
+    return RawTables(inventory=waste_inventory, materials=waste_materials, processes=process_catalog,
+                     oxides=mgs1_oxides, mgs1_properties=mgs1_properties, datasheets=material_datasheets,
+                     presets=target_presets)
+
+
+def _gold_lineage_lookup(warehouse: Warehouse):
+    def lookup(dataset_hash: str) -> dict | None:
+        import json
+
+        with warehouse.connect() as con:
+            exists = con.execute("SELECT count(*) FROM information_schema.tables "
+                                 "WHERE table_schema = 'gold' AND table_name = 'lineage'").fetchone()[0]
+            if not exists:
+                return None
+            row = con.execute("SELECT lineage FROM gold.lineage WHERE dataset_hash = ?", [dataset_hash]).fetchone()
+        return json.loads(row[0]) if row else None
+
+    return lookup
+
+
+# ---------------------------------------------------------------------------------------------
+# model_bundle
+
+
+@dg.asset(group_name=SERVING, kinds={"zip", "mlflow"}, deps=[PROMOTION])
+def model_bundle(context: dg.AssetExecutionContext, storage: RexaiStorage, mlflow: MlflowTracking,
+                 warehouse: Warehouse, gold_dataset) -> dg.Output[dict]:
+    """Sealed, byte-reproducible ZIP of the champion (or the version pinned in config/bundle.yaml) with lineage and a replay sample."""
+    from rexai_assets.serving.bundle import seal
+
+    result = seal(mlflow, gold_dataset, storage.layout.bundles, lineage_lookup=_gold_lineage_lookup(warehouse))
+    value = {"path": str(result.path) if result.path else None, "sha256": result.sha256, "version": result.version,
+             "size": result.size, "reason": result.reason}
+    if result.path is None:
+        context.log.warning(f"model_bundle: nothing sealed ({result.reason})")
+        return dg.Output(value, metadata={"sealed": False, "reason": result.reason or ""})
+    return dg.Output(value, data_version=dg.DataVersion(result.sha256), metadata={
+        "sealed": True, "path": dg.MetadataValue.path(str(result.path)), "sha256": result.sha256,
+        "model_version": result.version, "bytes": result.size, "reused_identical_file": result.reused,
+        "lineage": dg.MetadataValue.json(result.lineage)})
+
+
+@dg.asset_check(asset=model_bundle, blocking=True,
+                description="Every manifest hash matches, no file is missing or extra, the models load and replay the sample.")
+def model_bundle_verifies(model_bundle: dict) -> dg.AssetCheckResult:
+    from rexai_assets.serving.bundle import verify_bundle
+
+    if not model_bundle.get("path"):
+        # No champion and no pinned version: there is no bundle to verify, and serving runs on the heuristic.
+        return dg.AssetCheckResult(passed=True, description=f"no bundle sealed: {model_bundle.get('reason')}",
+                                   metadata={"sealed": False})
+    report = verify_bundle(model_bundle["path"])
+    return dg.AssetCheckResult(passed=report.ok, description=report.one_line(), metadata={
+        "files_checked": report.files_checked, "replayed_recipes": report.replayed,
+        "problems": dg.MetadataValue.json(report.problems[:50]), "warnings": dg.MetadataValue.json(report.warnings)})
+
+
+# ---------------------------------------------------------------------------------------------
+# recipe_recommendations
+
+
+@dg.asset(group_name=SERVING, kinds={"pandas", "matplotlib"}, partitions_def=preset_partitions,
+          deps=[model_bundle], automation_condition=dg.AutomationCondition.eager())
+def recipe_recommendations(context: dg.AssetExecutionContext, storage: RexaiStorage, mlflow: MlflowTracking,
+                           waste_inventory: pd.DataFrame, waste_materials: pd.DataFrame,
+                           process_catalog: pd.DataFrame, mgs1_oxides: pd.DataFrame, mgs1_properties: pd.DataFrame,
+                           material_datasheets: pd.DataFrame, target_presets: pd.DataFrame) -> dg.Output[dict]:
+    """Ranked recipes for one target preset from the champion at run time (heuristic if none): intervals, novelty, drivers, Pareto front."""
+    from rexai_assets.serving import recommend as rc
+    from rexai_assets.serving.scorer import ServingError, load_scorer
+
+    tables = raw_tables(waste_inventory, waste_materials, process_catalog, mgs1_oxides, mgs1_properties,
+                        material_datasheets, target_presets)
+    try:
+        scorer = load_scorer(mlflow)
+        rec = rc.recommend(tables, context.partition_key, scorer)
+    except (rc.UnknownPreset, ServingError) as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    paths = rc.write_outputs(rec, storage.layout.root / "recommendations")
+    png = paths["png"].read_bytes()
+    if rec.source != "model":
+        context.log.warning(f"{rec.preset.name}: no champion, recommendations come from the heuristic (degraded mode)")
+    return dg.Output(rec.to_dict(), metadata={
+        "source": rec.source, "model_version": rec.model_version or "", **{k: int(v) for k, v in rec.counts.items()},
+        "top_recipes": dg.MetadataValue.md(rc.markdown_table(rec)),
+        "pareto_front": dg.MetadataValue.md(rc.markdown_image(png, "pareto")),
+        "json_path": dg.MetadataValue.path(str(paths["json"])), "plot_path": dg.MetadataValue.path(str(paths["png"])),
+        "seconds_scoring": round(rec.seconds.get("score", 0.0), 4)})
+
+
+# ---------------------------------------------------------------------------------------------
+# benchmarks and ablations (group evaluation)
+
+
+def _scorers(mlflow: MlflowTracking) -> dict[str, Any]:
+    """heuristic, champion and challenger (the aliases resolved now; a missing alias is left out)."""
+    from rexai_assets.serving.scorer import ensemble_scorer, heuristic_scorer, load_model
+
+    scorers = {"heuristic": heuristic_scorer()}
+    for alias in ("champion", "challenger"):
+        found = load_model(mlflow, alias)
+        if found is not None:
+            scorers[alias] = ensemble_scorer(*found)
+    return scorers
+
+
+@dg.asset(group_name=EVALUATION, kinds={"pandas", "parquet", "matplotlib"}, deps=[PROMOTION])
+def benchmarks(context: dg.AssetExecutionContext, storage: RexaiStorage, mlflow: MlflowTracking, gold_dataset,
+               waste_inventory: pd.DataFrame, waste_materials: pd.DataFrame, process_catalog: pd.DataFrame,
+               mgs1_oxides: pd.DataFrame, mgs1_properties: pd.DataFrame, material_datasheets: pd.DataFrame,
+               target_presets: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+    """Heuristic vs champion vs challenger per scenario, preset and target (MAE, RMSE, interval width, coverage)."""
+    from rexai_assets.serving.run_benchmarks import benchmark_outputs
+
+    tables = raw_tables(waste_inventory, waste_materials, process_catalog, mgs1_oxides, mgs1_properties,
+                        material_datasheets, target_presets)
+    outcome = benchmark_outputs(gold_dataset, tables, _scorers(mlflow), storage.layout.benchmarks, mlflow)
+    return dg.Output(outcome.metrics, metadata=outcome.metadata)
+
+
+@dg.asset(group_name=EVALUATION, kinds={"scikit-learn", "parquet", "matplotlib"})
+def feature_ablations(context: dg.AssetExecutionContext, storage: RexaiStorage, gold_dataset) -> dg.Output[pd.DataFrame]:
+    """Validation error change per target when a light model is retrained without each feature group."""
+    from rexai_assets.serving.run_benchmarks import ablation_outputs
+
+    frame, metadata = ablation_outputs(gold_dataset, storage.layout.benchmarks)
+    return dg.Output(frame, metadata=metadata)
+
+
+ablation_job = dg.define_asset_job(
+    "ablation_job", selection=dg.AssetSelection.assets(feature_ablations),
+    description="Retrain a light model without each feature group and report the validation error change (not part of every run).")
+
+recommendations_job = dg.define_asset_job(
+    "recommendations_job", selection=dg.AssetSelection.assets(recipe_recommendations), partitions_def=preset_partitions,
+    description="Ranked recipes for one target preset (partition) from the current champion.")
+
+SERVING_ASSETS = [model_bundle, recipe_recommendations, benchmarks, feature_ablations]
+SERVING_CHECKS = [model_bundle_verifies]
+SERVING_JOBS = [ablation_job, recommendations_job]

@@ -1,0 +1,457 @@
+"""Ranked recipe recommendations for one target preset, from the champion at call time.
+
+For a preset (raw/targets_presets.json):
+
+1. Candidates: distinct recipes drawn by the gold layer's seeded sampler (`gold.candidates.sample_distinct`),
+   kept only if one production batch of `batch_kg` kg fits the current inventory: for every waste item,
+   `batch_kg * (1 - regolith_frac) * mass_frac <= mass_kg` (regolith is not limited). Drawing continues
+   until `candidates` (config/serving.yaml) such recipes exist.
+2. Scoring: ONE vectorised call of the scorer on the whole feature matrix (values and 95 % intervals),
+   plus the autoencoder's reconstruction error as novelty.
+3. Feasibility: a recipe is dropped when, for any resource (energy_kwh, water_l, crew_min, per kg of
+   product as the targets are), the interval's lower bound is already above the preset's cap, i.e. it
+   exceeds the cap with at least 97.5 % confidence (one side of the 95 % interval).
+4. Fit: `fit_shortfall = max(0, rigidity_required - rigidity) + max(0, tightness_required - tightness)`
+   (both in [0, 1], so the sum is unit-free; 0 = meets both requirements).
+5. Pareto front over the feasible recipes, every objective minimised: fit_shortfall, energy_kwh, water_l,
+   crew_min (point predictions). Ties (identical objective vectors) keep the first recipe drawn.
+6. Ranking: `score = 1 - fit_shortfall - resource_weight * mean_r(use_r / cap_r)` over the three
+   resources (each use divided by its own cap, so no units are mixed). 1 would be a recipe meeting
+   the requirements for free. The best-scoring recipe is always on the Pareto front (a positively
+   weighted sum is minimised only by non-dominated points); `on_pareto` marks the others.
+7. Drivers of each prediction: per target, forest impurity importance x the recipe's standardised
+   feature value (z-score against the scored candidates): the features that both matter to the model
+   and make this recipe differ from a typical candidate. With the heuristic, importances are uniform,
+   so the drivers are the largest standardised deviations.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from rexai_assets import settings
+
+SERVING_FILE = "serving.yaml"
+RESOURCES = (("energy_kwh", "max_energy_kwh"), ("water_l", "max_water_l"), ("crew_min", "max_crew_min"))
+FIT_TARGETS = ("rigidity", "tightness")
+OBJECTIVES = ("fit_shortfall", "energy_kwh", "water_l", "crew_min")
+
+
+class RecommendationSettings(settings.StrictModel):
+    batch_kg: float = 50.0
+    candidates: int = 20000
+    top_n: int = 10
+    seed: int = 20250301
+    resource_weight: float = 0.5
+    top_features: int = 3
+
+
+class ScenarioSettings(settings.StrictModel):
+    description: str
+    items: tuple[str, ...]
+    process: str
+    regolith_frac: tuple[float, ...] = (0.0,)
+
+
+class AblationModelSettings(settings.StrictModel):
+    max_iter: int = 60
+    learning_rate: float = 0.1
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 20
+    max_train_rows: int = 8000
+    seed: int = 11
+
+
+class BenchmarkSettings(settings.StrictModel):
+    seed: int = 20250302
+    fraction_step: float = 0.1
+    scenarios: dict[str, ScenarioSettings] = {}
+    ablation_groups: dict[str, tuple[str, ...]] = {}
+    ablation_model: AblationModelSettings = AblationModelSettings()
+
+
+class ServingSettings(settings.StrictModel):
+    recommendations: RecommendationSettings = RecommendationSettings()
+    benchmarks: BenchmarkSettings = BenchmarkSettings()
+
+
+def serving_settings() -> ServingSettings:
+    cfg = settings.load(SERVING_FILE, ServingSettings)
+    r = cfg.recommendations
+    if r.batch_kg <= 0 or r.candidates < 1 or r.top_n < 1 or r.resource_weight < 0 or r.top_features < 0:
+        raise settings.ConfigError(f"{SERVING_FILE}: recommendations: batch_kg, candidates and top_n must be "
+                                   f"positive, resource_weight and top_features >= 0")
+    return cfg
+
+
+class UnknownPreset(ValueError):
+    """A target name that is not in raw/targets_presets.json; the message lists the valid names."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Presets
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    rigidity: float
+    tightness: float
+    max_water_l: float
+    max_energy_kwh: float
+    max_crew_min: float
+
+    def cap(self, resource: str) -> float:
+        return float(getattr(self, dict(RESOURCES)[resource]))
+
+
+def preset_from_frame(presets: pd.DataFrame, name: str) -> Preset:
+    names = [str(n) for n in presets["name"]]
+    if name not in names:
+        raise UnknownPreset(f"unknown target {name!r}; valid targets: {', '.join(names)}")
+    row = presets[presets["name"].astype(str) == name].iloc[0]
+    return Preset(name, *(float(row[c]) for c in ("rigidity", "tightness", "max_water_l", "max_energy_kwh", "max_crew_min")))
+
+
+def read_preset_names(raw_dir: Path) -> list[str]:
+    """Preset names of raw/targets_presets.json, validated (rows the raw layer rejects are left out)."""
+    from rexai_assets.raw.tables import RAW_FILES, load_presets
+
+    return [str(n) for n in load_presets(Path(raw_dir) / RAW_FILES["target_presets"]).frame["name"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Candidates
+
+
+@dataclass
+class Candidates:
+    item_idx: np.ndarray      # [n, slots], -1 = empty
+    item_frac: np.ndarray     # [n, slots]
+    process_idx: np.ndarray   # [n]
+    regolith: np.ndarray      # [n]
+    X: np.ndarray             # [n, n_features] contract order
+    drawn: int                # distinct recipes drawn to find these
+    mass_rejected: int        # of those, rejected because a batch does not fit the inventory
+
+    def __len__(self) -> int:
+        return len(self.process_idx)
+
+
+def batch_fits_inventory(ctx: Any, mass_kg: np.ndarray, item_idx: np.ndarray, item_frac: np.ndarray,
+                         regolith: np.ndarray, batch_kg: float) -> np.ndarray:
+    """True where one batch's mass of every waste item is within that item's inventory mass."""
+    available = np.append(np.asarray(mass_kg, dtype=float), np.inf)   # empty slot -> unlimited
+    idx = np.where(item_idx < 0, len(available) - 1, item_idx)
+    needed = batch_kg * (1.0 - regolith)[:, None] * item_frac
+    return np.all(needed <= available[idx] + 1e-9, axis=1)
+
+
+def inventory_mass(ctx: Any, inventory: pd.DataFrame) -> np.ndarray:
+    return inventory.set_index(inventory["waste_id"].astype(str))["mass_kg"].reindex(list(ctx.waste_ids)).to_numpy(float)
+
+
+def sample_candidates(ctx: Any, inventory: pd.DataFrame, n: int, seed: int, batch_kg: float,
+                      gold_cfg: Any = None) -> Candidates:
+    """`n` distinct candidates whose batch fits the inventory (fewer only if the grid cannot supply them)."""
+    from rexai_assets.gold.candidates import sample_distinct
+    from rexai_assets.gold.contract import gold_settings
+    from rexai_assets.gold.features import features_from_arrays
+
+    gold_cfg = gold_cfg or gold_settings()
+    mass = inventory_mass(ctx, inventory)
+    draw = n
+    arrays, ok = None, None
+    for _ in range(8):
+        try:
+            arrays = sample_distinct(ctx, draw, seed, gold_cfg)
+        except ValueError:  # the grid holds fewer distinct recipes than asked: use what it has
+            draw = int(draw * 0.7)
+            continue
+        ok = batch_fits_inventory(ctx, mass, arrays[0], arrays[1], arrays[3], batch_kg)
+        if ok.sum() >= n or draw >= 20 * n:
+            break
+        draw = int(draw * n / max(ok.sum(), 1) * 1.1) + 64
+    if arrays is None or ok is None:
+        raise ValueError("cannot draw candidate recipes from this inventory and the gold.yaml sampler grid")
+    keep = np.flatnonzero(ok)[:n]
+    item_idx, item_frac, process_idx, regolith = (a[keep] for a in arrays)
+    X = features_from_arrays(ctx, item_idx, item_frac, process_idx, regolith)
+    return Candidates(item_idx, item_frac, process_idx, regolith, X, drawn=len(ok), mass_rejected=int((~ok).sum()))
+
+
+def recipe_records(ctx: Any, cands: Candidates, positions: Sequence[int]) -> list[dict]:
+    """recipe_id, canonical spec and a readable label for the given candidate rows."""
+    from rexai_assets.recipes import Recipe, default_recipe_id
+
+    out = []
+    for i in positions:
+        items = tuple((ctx.waste_ids[k], round(float(f), 6))
+                      for k, f in zip(cands.item_idx[i], cands.item_frac[i]) if k >= 0)
+        process = ctx.process_ids[int(cands.process_idx[i])]
+        regolith = round(float(cands.regolith[i]), 6)
+        recipe_id = default_recipe_id(items, process, regolith)
+        recipe = Recipe(items=items, process_id=process, regolith_frac=regolith, recipe_id=recipe_id)
+        label = " + ".join(f"{w} {f:.0%}" for w, f in items) + f" · {process} · regolith {regolith:.0%}"
+        out.append({"recipe_id": recipe_id, "recipe": recipe.spec(), "label": label})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring, feasibility, Pareto front, ranking
+
+
+def cap_infeasible(pred: dict[str, dict[str, np.ndarray]], preset: Preset) -> np.ndarray:
+    """True where some resource's lower 95 % bound already exceeds the preset cap."""
+    bad = np.zeros(len(pred["energy_kwh"]["lo"]), dtype=bool)
+    for resource, _ in RESOURCES:
+        bad |= np.asarray(pred[resource]["lo"], dtype=float) > preset.cap(resource)
+    return bad
+
+
+def fit_shortfall(pred: dict[str, dict[str, np.ndarray]], preset: Preset) -> np.ndarray:
+    """How far the predicted rigidity and tightness fall below the requirements (0 = both met)."""
+    rig = np.maximum(0.0, preset.rigidity - np.asarray(pred["rigidity"]["value"], dtype=float))
+    tight = np.maximum(0.0, preset.tightness - np.asarray(pred["tightness"]["value"], dtype=float))
+    return rig + tight
+
+
+def resource_load(pred: dict[str, dict[str, np.ndarray]], preset: Preset) -> np.ndarray:
+    """Mean over the resources of predicted use / cap (unit-free)."""
+    shares = [np.asarray(pred[r]["value"], dtype=float) / max(preset.cap(r), 1e-12) for r, _ in RESOURCES]
+    return np.mean(shares, axis=0)
+
+
+def pareto_mask(objectives: np.ndarray) -> np.ndarray:
+    """Non-dominated rows of `objectives` [n, k] (all minimised); of identical rows only the first is kept."""
+    objectives = np.asarray(objectives, dtype=float)
+    n = len(objectives)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    # Visiting rows by ascending sum removes dominated rows early; a stable sort keeps ties in input order.
+    order = np.argsort(objectives.sum(axis=1), kind="stable")
+    points = objectives[order]
+    alive = np.arange(n)
+    i = 0
+    while i < len(alive):
+        current = points[alive[i]]
+        others = points[alive]
+        strictly_better_somewhere = np.any(others < current, axis=1)
+        strictly_better_somewhere[i] = True
+        alive = alive[strictly_better_somewhere]
+        i = int(np.sum(strictly_better_somewhere[:i])) + 1
+    mask = np.zeros(n, dtype=bool)
+    mask[order[alive]] = True
+    return mask
+
+
+def drivers(X_rows: np.ndarray, X_all: np.ndarray, feature_names: Sequence[str],
+            importances: dict[str, np.ndarray] | None, targets: Sequence[str], k: int) -> list[dict[str, list[dict]]]:
+    """Per row and target, the k features with the largest |importance x z-score| (signed)."""
+    mean = X_all.mean(axis=0)
+    std = X_all.std(axis=0)
+    z = np.where(std > 0, (X_rows - mean) / np.where(std > 0, std, 1.0), 0.0)
+    uniform = np.full(len(feature_names), 1.0 / max(len(feature_names), 1))
+    out = []
+    for i in range(len(X_rows)):
+        per_target = {}
+        for target in targets:
+            weight = importances.get(target, uniform) if importances else uniform
+            contribution = weight * z[i]
+            top = np.argsort(-np.abs(contribution), kind="stable")[:k]
+            per_target[target] = [{"feature": feature_names[j], "contribution": round(float(contribution[j]), 6),
+                                   "value": round(float(X_rows[i, j]), 6)} for j in top if contribution[j] != 0]
+        out.append(per_target)
+    return out
+
+
+@dataclass
+class Recommendation:
+    preset: Preset
+    source: str
+    model_version: str | None
+    counts: dict[str, int]
+    ranked: pd.DataFrame            # top N, best first
+    pareto: pd.DataFrame            # the front (objectives + recipe ids)
+    scatter: pd.DataFrame           # objectives of every feasible candidate (for the plot)
+    settings: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        rows = []
+        for rec in self.ranked.to_dict("records"):
+            rows.append({
+                "rank": int(rec["rank"]), "recipe_id": rec["recipe_id"], "recipe": rec["recipe"], "label": rec["label"],
+                "score": rec["score"], "fit_shortfall": rec["fit_shortfall"], "on_pareto": bool(rec["on_pareto"]),
+                "novelty": None if pd.isna(rec["novelty"]) else rec["novelty"],
+                "prediction": rec["prediction"], "drivers": rec["drivers"],
+            })
+        return {"target": self.preset.__dict__, "source": self.source, "model_version": self.model_version,
+                "counts": self.counts, "settings": self.settings, "recommendations": rows,
+                "pareto_front": self.pareto.to_dict("records")}
+
+    def to_json(self) -> str:
+        return json.dumps(_jsonable(self.to_dict()), indent=2, sort_keys=True)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def rank_candidates(ctx: Any, cands: Candidates, scorer: Any, preset: Preset, cfg: RecommendationSettings,
+                    top_n: int | None = None) -> Recommendation:
+    """Score every candidate in one batch, drop cap-infeasible ones, build the Pareto front and the top list."""
+    started = time.perf_counter()
+    pred = scorer.predict(cands.X)
+    scored = time.perf_counter()
+    infeasible = cap_infeasible(pred, preset)
+    feasible = np.flatnonzero(~infeasible)
+    shortfall = fit_shortfall(pred, preset)
+    score = 1.0 - shortfall - cfg.resource_weight * resource_load(pred, preset)
+    objectives = np.column_stack([shortfall] + [np.asarray(pred[r]["value"], dtype=float) for r, _ in RESOURCES])
+    front_local = pareto_mask(objectives[feasible])
+    on_front = np.zeros(len(cands), dtype=bool)
+    on_front[feasible[front_local]] = True
+
+    n_top = top_n or cfg.top_n
+    # Best score first; ties broken by draw order (stable) so the ranking is deterministic.
+    top = feasible[np.argsort(-score[feasible], kind="stable")[:n_top]]
+    novelty = scorer.novelty(cands.X[top]) if len(top) else np.zeros(0)
+    records = recipe_records(ctx, cands, top)
+    drv = drivers(cands.X[top], cands.X, scorer.feature_names, scorer.importances, scorer.target_names,
+                  cfg.top_features)
+    rows = []
+    for position, (i, rec) in enumerate(zip(top, records)):
+        prediction = {t: {"value": float(pred[t]["value"][i]), "lo": float(pred[t]["lo"][i]), "hi": float(pred[t]["hi"][i])}
+                      for t in scorer.target_names}
+        rows.append({"rank": position + 1, **rec, "process_id": rec["recipe"]["process_id"],
+                     "regolith_frac": rec["recipe"]["regolith_frac"], "score": float(score[i]),
+                     "fit_shortfall": float(shortfall[i]), "on_pareto": bool(on_front[i]),
+                     "novelty": float(novelty[position]), "prediction": prediction, "drivers": drv[position],
+                     **{t: prediction[t]["value"] for t in scorer.target_names},
+                     **{f"{t}_lo": prediction[t]["lo"] for t in scorer.target_names},
+                     **{f"{t}_hi": prediction[t]["hi"] for t in scorer.target_names}})
+    ranked = pd.DataFrame(rows)
+    front_idx = np.flatnonzero(on_front)
+    front_records = recipe_records(ctx, cands, front_idx)
+    pareto = pd.DataFrame({"recipe_id": [r["recipe_id"] for r in front_records],
+                           "label": [r["label"] for r in front_records],
+                           **{name: objectives[front_idx, j] for j, name in enumerate(OBJECTIVES)},
+                           "score": score[front_idx]}).sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+    scatter = pd.DataFrame({name: objectives[feasible, j] for j, name in enumerate(OBJECTIVES)})
+    scatter["on_pareto"] = on_front[feasible]
+    counts = {"drawn": cands.drawn, "mass_rejected": cands.mass_rejected, "scored": len(cands),
+              "cap_infeasible": int(infeasible.sum()), "feasible": int(len(feasible)), "pareto": int(on_front.sum()),
+              "ranked": int(len(ranked))}
+    return Recommendation(preset, scorer.source, scorer.version, counts, ranked, pareto, scatter,
+                          settings=dict(cfg.model_dump(), top_n=n_top),
+                          seconds={"score": scored - started, "rank": time.perf_counter() - scored})
+
+
+def recommend(tables: Any, preset_name: str, scorer: Any, cfg: RecommendationSettings | None = None,
+              top_n: int | None = None, ctx: Any = None) -> Recommendation:
+    """The whole recommendation for one preset (raises UnknownPreset with the valid names)."""
+    from rexai_assets.gold.features import feature_context
+
+    cfg = cfg or serving_settings().recommendations
+    preset = preset_from_frame(tables.presets, preset_name)
+    ctx = ctx or feature_context(tables)
+    if tuple(ctx.names) != tuple(scorer.feature_names):
+        from rexai_assets.serving.scorer import ServingError
+
+        raise ServingError("the model's feature names/order differ from the current feature contract")
+    started = time.perf_counter()
+    cands = sample_candidates(ctx, tables.inventory, cfg.candidates, cfg.seed, cfg.batch_kg)
+    sampled = time.perf_counter()
+    result = rank_candidates(ctx, cands, scorer, preset, cfg, top_n)
+    result.seconds["sample"] = sampled - started
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Presentation
+
+
+def markdown_table(rec: Recommendation, max_rows: int | None = None) -> str:
+    header = (f"**{rec.preset.name}** (rigidity >= {rec.preset.rigidity}, tightness >= {rec.preset.tightness}; caps "
+              f"energy {rec.preset.max_energy_kwh} kWh/kg, water {rec.preset.max_water_l} L/kg, crew "
+              f"{rec.preset.max_crew_min} min/kg) — source `{rec.source}`"
+              + (f" v{rec.model_version}" if rec.model_version else "") + "\n\n")
+    if rec.ranked.empty:
+        return header + "_No candidate is within the caps._\n"
+    lines = ["| # | recipe | score | shortfall | rigidity | tightness | energy kWh | water L | crew min | novelty | pareto | drivers (rigidity) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for rec_row in rec.ranked.head(max_rows or len(rec.ranked)).to_dict("records"):
+        cell = lambda t: f"{rec_row[t]:.3g} [{rec_row[t + '_lo']:.3g}, {rec_row[t + '_hi']:.3g}]"  # noqa: E731
+        drivers_text = ", ".join(f"{d['feature']}{'+' if d['contribution'] > 0 else '-'}"
+                                 for d in rec_row["drivers"].get("rigidity", []))
+        novelty = "-" if pd.isna(rec_row["novelty"]) else f"{rec_row['novelty']:.3g}"
+        lines.append(f"| {rec_row['rank']} | `{rec_row['recipe_id']}` {rec_row['label']} | {rec_row['score']:.3f} | "
+                     f"{rec_row['fit_shortfall']:.3f} | {cell('rigidity')} | {cell('tightness')} | {cell('energy_kwh')} | "
+                     f"{cell('water_l')} | {cell('crew_min')} | {novelty} | {'yes' if rec_row['on_pareto'] else 'no'} | "
+                     f"{drivers_text} |")
+    return header + "\n".join(lines) + "\n"
+
+
+def pareto_png(rec: Recommendation) -> bytes:
+    """Fit shortfall against each resource: feasible candidates, the Pareto front and the top list."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4), constrained_layout=True)
+    sc = rec.scatter
+    for ax, (resource, _) in zip(axes, RESOURCES):
+        ax.scatter(sc[resource], sc["fit_shortfall"], s=3, c="#bbbbbb", label="feasible candidates", rasterized=True)
+        front = sc[sc["on_pareto"]]
+        ax.scatter(front[resource], front["fit_shortfall"], s=12, c="#d62728", label="Pareto front (4 objectives)")
+        if not rec.ranked.empty:
+            ax.scatter(rec.ranked[resource], rec.ranked["fit_shortfall"], s=40, facecolors="none",
+                       edgecolors="#1f77b4", label=f"top {len(rec.ranked)}")
+        ax.axvline(rec.preset.cap(resource), color="k", ls="--", lw=0.8, label="cap")
+        ax.set_xlabel(f"{resource} (per kg of product)")
+        ax.set_ylabel("fit shortfall (rigidity + tightness)")
+    axes[0].legend(fontsize=7, loc="upper right")
+    fig.suptitle(f"{rec.preset.name}: {rec.counts['feasible']} feasible of {rec.counts['scored']} scored "
+                 f"({rec.source}{' v' + rec.model_version if rec.model_version else ''})")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80, metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def markdown_image(png: bytes, alt: str = "plot") -> str:
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+
+def write_outputs(rec: Recommendation, folder: Path) -> dict[str, Path]:
+    """`<folder>/<preset>.json`, `.md` and `_pareto.png`, each written atomically."""
+    from rexai_assets.atomic import write_bytes_atomic, write_text_atomic
+
+    folder = Path(folder)
+    png = pareto_png(rec)
+    return {
+        "json": write_text_atomic(folder / f"{rec.preset.name}.json", rec.to_json() + "\n"),
+        "markdown": write_text_atomic(folder / f"{rec.preset.name}.md", markdown_table(rec)),
+        "png": write_bytes_atomic(folder / f"{rec.preset.name}_pareto.png", png),
+    }

@@ -1,0 +1,135 @@
+"""What serving scores with: the champion ensemble resolved at call time, or the heuristic (degraded mode).
+
+A `Scorer` wraps either a `TrainedEnsemble` (`source = "model"`) or `heuristic_props` with the fixed,
+uncalibrated band of `config/models.yaml` (`source = "heuristic"`), behind one vectorised interface:
+`predict(X) -> {target: {"value", "lo", "hi"}}` on a float64 matrix in feature-contract order.
+The alias is resolved on every `load_scorer` call, so a promotion takes effect on the next call.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+MODEL, HEURISTIC = "model", "heuristic"
+
+
+class ServingError(ValueError):
+    """Serving cannot proceed (e.g. the model and the feature contract disagree); one-line reason."""
+
+
+@dataclass
+class Scorer:
+    source: str                       # "model" | "heuristic"
+    version: str | None               # registered model version (None for the heuristic)
+    feature_names: tuple[str, ...]
+    target_names: tuple[str, ...]
+    predict_fn: Callable[[np.ndarray], dict[str, dict[str, np.ndarray]]]
+    novelty_fn: Callable[[np.ndarray], np.ndarray] | None = None
+    importances: dict[str, np.ndarray] | None = None   # target -> importance per feature (sums to 1)
+    model: Any = field(default=None, repr=False)
+
+    def predict(self, X: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(self.feature_names):
+            raise ServingError(f"expected {len(self.feature_names)} features in contract order, got shape {X.shape}")
+        return self.predict_fn(X)
+
+    def novelty(self, X: np.ndarray) -> np.ndarray:
+        if self.novelty_fn is None:
+            return np.full(len(X), np.nan)
+        return np.asarray(self.novelty_fn(np.asarray(X, dtype=np.float64)), dtype=float)
+
+
+def tracking_uri(data_root: Path | None = None) -> str:
+    """The MLflow URI of the current environment, without importing Dagster (keeps the CLI start-up light)."""
+    from rexai_assets.paths import layout
+
+    root = layout(data_root).root
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / 'mlflow' / 'mlflow.db').resolve()}"
+
+
+def heuristic_scorer(feature_names: tuple[str, ...] | None = None) -> Scorer:
+    """The degraded-mode scorer: `heuristic_props` with the fixed band of models.yaml `heuristic_interval`."""
+    from rexai_assets.gold.contract import TARGETS, feature_names as contract_names
+    from rexai_assets.gold.heuristic import heuristic_props
+    from rexai_assets.models.config import models_config
+
+    names = tuple(feature_names or contract_names())
+    band = models_config().heuristic_interval
+
+    def predict(X: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+        props = heuristic_props(pd.DataFrame(X, columns=list(names)))
+        out = {}
+        for target in TARGETS:
+            value = props[target].to_numpy(dtype=float)
+            if target in band.absolute:
+                half = np.full_like(value, band.absolute[target])
+                lo, hi = np.clip(value - half, 0.0, 1.0), np.clip(value + half, 0.0, 1.0)
+            else:
+                lo, hi = np.maximum(value * (1 - band.relative), 0.0), value * (1 + band.relative)
+            out[target] = {"value": value, "lo": lo, "hi": hi}
+        return out
+
+    return Scorer(HEURISTIC, None, names, tuple(TARGETS), predict)
+
+
+def forest_importances(ensemble: Any) -> dict[str, np.ndarray] | None:
+    """Per-target impurity importances of the ensemble's forest (it is always part of the artefact)."""
+    forest = getattr(ensemble, "forest", None)
+    if forest is None or not getattr(forest, "forests", None):
+        return None
+    out = {}
+    for target, model in zip(forest.target_names, forest.forests):
+        values = np.asarray(getattr(model, "feature_importances_", np.zeros(len(ensemble.feature_names))), dtype=float)
+        total = values.sum()
+        out[target] = values / total if total > 0 else values
+    return out
+
+
+def ensemble_scorer(ensemble: Any, version: str | None) -> Scorer:
+    """A scorer over a loaded `TrainedEnsemble`."""
+    novelty = ensemble.novelty if getattr(ensemble, "autoencoder", None) is not None else None
+    return Scorer(MODEL, None if version is None else str(version), tuple(ensemble.feature_names),
+                  tuple(ensemble.target_names), ensemble.predict, novelty, forest_importances(ensemble), ensemble)
+
+
+def check_contract(ensemble: Any) -> None:
+    """Refuse a model whose feature order differs from the current feature contract."""
+    from rexai_assets.gold.contract import feature_order_hash
+
+    current = feature_order_hash()
+    if getattr(ensemble, "feature_order_hash", current) != current:
+        raise ServingError(f"model feature_order_hash {str(ensemble.feature_order_hash)[:12]} does not match the "
+                           f"current feature contract ({current[:12]}); retrain or restore config/feature_contract.yaml")
+
+
+def load_model(mlflow: Any = None, alias: str = "champion") -> tuple[Any, str] | None:
+    """(ensemble, version) holding `alias` now, or None when no version holds it.
+
+    `mlflow` is an `MlflowTracking` resource or a tracking URI (default: this environment's)."""
+    from rexai_assets.models import registry
+
+    source = mlflow if mlflow is not None else tracking_uri()
+    try:
+        found = registry.load_model_by_alias(source, alias=alias)
+    except registry.FeatureContractMismatch as exc:
+        raise ServingError(str(exc)) from None
+    if found is None:
+        return None
+    ensemble, info = found
+    check_contract(ensemble)
+    return ensemble, str(getattr(info, "version", info))
+
+
+def load_scorer(mlflow: Any = None, alias: str = "champion") -> Scorer:
+    """The champion (resolved now) as a scorer; the heuristic when no version holds the alias."""
+    found = load_model(mlflow, alias)
+    if found is None:
+        return heuristic_scorer()
+    return ensemble_scorer(*found)

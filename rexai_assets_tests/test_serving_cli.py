@@ -1,0 +1,129 @@
+"""`rexai predict`, `rexai recommend`, `rexai verify-bundle`: output formats and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rexai_assets.cli import main
+from rexai_assets.gold.contract import TARGETS
+from rexai_assets.serving import scorer as scorer_module
+from rexai_assets.serving.testing import small_ensemble, small_gold
+
+SHIPPED_RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
+
+RECIPES = [
+    {"items": [{"waste_id": "W003", "mass_frac": 0.6}, {"waste_id": "W011", "mass_frac": 0.4}], "process_id": "P02",
+     "regolith_frac": 0.0},
+    {"recipe_id": "foam-sinter", "items": [{"waste_id": "W001", "mass_frac": 1.0}], "process_id": "P03",
+     "regolith_frac": 0.2},
+]
+
+
+@pytest.fixture(scope="module")
+def model():
+    from rexai_assets.raw import load_raw_tables
+
+    return small_ensemble(small_gold(load_raw_tables(SHIPPED_RAW), size=300), autoencoder=False)
+
+
+@pytest.fixture
+def champion(model, monkeypatch):
+    """The champion resolved at call time is this small model (version 4)."""
+    monkeypatch.setattr(scorer_module, "load_scorer", lambda mlflow=None, alias="champion": scorer_module.ensemble_scorer(model, "4"))
+    return model
+
+
+def write(tmp_path: Path, data) -> Path:
+    path = tmp_path / "recipes.json"
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+    return path
+
+
+def test_predict_json_without_champion_is_heuristic(tmp_path, capsys):
+    assert main(["predict", str(write(tmp_path, RECIPES)), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [set(e) for e in out] == [{"recipe_id", "model_version", "source", "prediction"}] * 2
+    assert out[1]["recipe_id"] == "foam-sinter" and out[0]["recipe_id"].startswith("R-")
+    assert all(e["source"] == "heuristic" and e["model_version"] is None for e in out)
+    for entry in out:
+        assert set(entry["prediction"]) == set(TARGETS)
+        for value in entry["prediction"].values():
+            assert set(value) == {"value", "lo", "hi"} and value["lo"] <= value["value"] <= value["hi"]
+
+
+def test_predict_json_from_champion(tmp_path, capsys, champion):
+    assert main(["predict", str(write(tmp_path, RECIPES)), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {(e["source"], e["model_version"]) for e in out} == {("model", "4")}
+
+
+@pytest.mark.parametrize("data, reason", [
+    ([RECIPES[0], {"items": [{"waste_id": "W999", "mass_frac": 1}], "process_id": "P02"}], "recipe 1: unknown waste_id 'W999'"),
+    ([{"recipe_id": "x", "items": [{"waste_id": "W001", "mass_frac": 0.5}], "process_id": "P02"}], "recipe 0 (x): waste mass fractions sum to 0.5000"),
+    ([RECIPES[0], RECIPES[1], {"items": [{"waste_id": "W001", "mass_frac": 1}], "process_id": "P09"}], "recipe 2: unknown process_id 'P09'"),
+    ("{not json", "not valid JSON"),
+    ({"items": []}, "expected a JSON list of recipes"),
+])
+def test_predict_malformed_recipe_is_one_line(tmp_path, capsys, champion, data, reason):
+    assert main(["predict", str(write(tmp_path, data))]) == 1
+    err = capsys.readouterr().err
+    assert reason in err and err.count("\n") == 1 and err.startswith("rexai predict: ")
+
+
+def test_predict_refuses_feature_order_mismatch(tmp_path, capsys, model, monkeypatch):
+    import dataclasses
+
+    reversed_model = dataclasses.replace(model, feature_names=tuple(reversed(model.feature_names)))
+    monkeypatch.setattr(scorer_module, "load_scorer",
+                        lambda mlflow=None, alias="champion": scorer_module.ensemble_scorer(reversed_model, "5"))
+    assert main(["predict", str(write(tmp_path, RECIPES)), "--json"]) == 1
+    assert "feature names/order differ" in capsys.readouterr().err
+
+
+def test_recommend_json_and_text(capsys, champion, config_override):
+    config_override("serving.yaml", {"recommendations": {"candidates": 1200}})
+    assert main(["recommend", "--target", "Interior", "--top", "4", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["source"] == "model" and doc["model_version"] == "4" and doc["target"]["name"] == "Interior"
+    assert [r["rank"] for r in doc["recommendations"]] == [1, 2, 3, 4]
+    assert doc["counts"]["scored"] == 1200
+    for rec in doc["recommendations"]:
+        assert set(rec["prediction"]) == set(TARGETS) and rec["drivers"]
+        assert rec["prediction"]["energy_kwh"]["lo"] <= doc["target"]["max_energy_kwh"]
+    assert main(["recommend", "--target", "Interior", "--top", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "model v4" in text and " 2. R-" in text and " 3. " not in text
+
+
+def test_recommend_unknown_target(capsys):
+    assert main(["recommend", "--target", "Spaceship"]) == 1
+    err = capsys.readouterr().err
+    assert err == "rexai recommend: unknown target 'Spaceship'; valid targets: Container, Utensil, Interior, Tool\n"
+
+
+def test_verify_bundle_command(tmp_path, capsys, model):
+    from rexai_assets.serving import bundle as bd
+
+    model_dir = tmp_path / "model"
+    model.save(model_dir)
+    replay = bd.replay_document(model, bd.select_replay(small_gold_for_replay(), bd.ReplaySettings(golden_rows=3)),
+                                bd.ReplaySettings())
+    result = bd.write_bundle(tmp_path, bd.build_bundle_bytes(model_dir, "4", "rexai", replay, {}), "4")
+    assert main(["verify-bundle", str(result.path)]) == 0
+    assert "OK (v4" in capsys.readouterr().out
+    damaged = tmp_path / "damaged.zip"
+    data = bytearray(result.path.read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    assert main(["verify-bundle", str(damaged)]) == 1
+    assert capsys.readouterr().err.startswith("rexai verify-bundle: damaged.zip: ")
+    assert main(["verify-bundle", str(tmp_path / "nope.zip")]) == 1
+
+
+def small_gold_for_replay():
+    from rexai_assets.raw import load_raw_tables
+
+    return small_gold(load_raw_tables(SHIPPED_RAW), size=200)
