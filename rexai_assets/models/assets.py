@@ -87,10 +87,12 @@ def rexai_regressor_interval_coverage(rexai_regressor) -> dg.AssetCheckResult:
     from rexai_assets.models.checks import coverage_problems
 
     bounds = _config().checks
-    problems, coverage = coverage_problems(rexai_regressor.metadata, bounds.coverage_min, bounds.coverage_max)
+    problems, coverage = coverage_problems(rexai_regressor.metadata, bounds.coverage_min, bounds.coverage_max,
+                                           bounds.coverage_margin_sd)
     return dg.AssetCheckResult(passed=not problems, metadata={
         "problems": dg.MetadataValue.json(problems), "coverage_val": dg.MetadataValue.json(coverage),
-        "bounds": dg.MetadataValue.json([bounds.coverage_min, bounds.coverage_max])})
+        "bounds": dg.MetadataValue.json([bounds.coverage_min, bounds.coverage_max]),
+        "margin_sd": bounds.coverage_margin_sd})
 
 
 @dg.asset_check(asset=rexai_regressor, blocking=True)

@@ -6,16 +6,27 @@ import math
 from typing import Sequence
 
 
-def coverage_problems(metadata: dict, low: float, high: float, split: str = "val") -> tuple[list[str], dict[str, float]]:
-    """One line per target whose empirical interval coverage on `split` is outside [low, high]."""
+def coverage_problems(metadata: dict, low: float, high: float, margin_sd: float = 0.0,
+                      split: str = "val") -> tuple[list[str], dict[str, dict]]:
+    """One line per target whose empirical interval coverage on `split` is outside its bounds.
+
+    The bounds are [low, high] widened by `margin_sd` binomial standard errors of the nominal coverage
+    at that target's number of labelled rows: on a small validation set the measured coverage cannot
+    be resolved more finely than that, whatever the intervals' quality."""
     coverage = metadata.get("coverage", {}).get(split)
     if not coverage:
         return [f"no coverage measured on {split} (no labelled {split} rows?)"], {}
-    problems = []
+    nominal = float(metadata.get("coverage_target", 0.95))
+    counts = metadata.get("metrics", {}).get("ensemble", {}).get(split, {})
+    problems, detail = [], {}
     for target, value in coverage.items():
-        if value is None or math.isnan(value) or not low <= value <= high:
-            problems.append(f"{target}: coverage on {split} {value!r} outside [{low}, {high}]")
-    return problems, dict(coverage)
+        n = int(counts.get(target, {}).get("n", 0))
+        margin = margin_sd * math.sqrt(nominal * (1 - nominal) / n) if n else 0.0
+        lo, hi = low - margin, high + margin
+        detail[target] = {"coverage": value, "n": n, "bounds": [round(lo, 4), round(hi, 4)]}
+        if value is None or math.isnan(value) or not lo <= value <= hi:
+            problems.append(f"{target}: coverage on {split} {value!r} outside [{lo:.3f}, {hi:.3f}] (n={n})")
+    return problems, detail
 
 
 def heuristic_problems(metadata: dict, targets: Sequence[str]) -> tuple[list[str], dict]:

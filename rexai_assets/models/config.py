@@ -62,6 +62,8 @@ class CheckBounds(settings.StrictModel):
     # Blocking check on the served intervals: empirical coverage on val per target within these bounds.
     coverage_min: float = 0.90
     coverage_max: float = 0.98
+    # Bounds widen by this many binomial standard errors at the target's labelled-row count.
+    coverage_margin_sd: float = 0.0
 
 
 class ModelsConfig(settings.StrictModel):
