@@ -114,3 +114,45 @@ def propose(report: gate.EvaluationReport, storage: Any, warehouse: Any, mlflow:
         lineage=report.lineage, trigger=trigger, dagster_run_id=run_id)
     outcome = build_desk(storage, warehouse, mlflow).record(proposal, promotion_settings().mode)
     return proposal, outcome
+
+
+def failed_checks(instance: Any, run_id: str) -> list[dict]:
+    """The asset checks that failed in a run, as gate criteria."""
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+    failed = []
+    for record in records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        if not evaluation.passed:
+            problems = evaluation.metadata.get("problems")
+            detail = "; ".join(map(str, problems.value)) if problems is not None and problems.value else (
+                evaluation.description or "failed")
+            failed.append({"name": f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name}",
+                           "passed": False, "detail": detail, "target": None})
+    return failed
+
+
+def reject_failed_retrain(instance: Any, run_id: str, storage: Any, warehouse: Any, mlflow: Any,
+                          trigger: str | None = None) -> Any | None:
+    """A challenger registered by a run whose blocking checks failed gets a REJECT proposal, so every
+    trained model has a recorded decision. Returns the proposal, or None when there is nothing to record."""
+    from rexai_assets.evaluation.promotion import Proposal, build_desk, fetch_proposals, new_proposal_id, now_utc
+
+    criteria = failed_checks(instance, run_id)
+    if not criteria:
+        return None
+    desk = build_desk(storage, warehouse, mlflow)
+    name = desk.registry.cfg.registered_model
+    versions = desk.registry.client.search_model_versions(f"name = '{name}' and tag.dagster_run_id = '{run_id}'")
+    if not versions:
+        return None
+    challenger = str(max(int(v.version) for v in versions))
+    with desk.connect() as con:
+        if any(p.challenger_version == challenger for p in fetch_proposals(con, limit=1000)):
+            return None
+    proposal = Proposal(
+        proposal_id=new_proposal_id(challenger), created_at=now_utc(), recommendation=gate.REJECT, confidence=1.0,
+        status="", challenger_version=challenger, champion_version=desk.registry.champion(), baseline="checks",
+        improvement=0.0, criteria=criteria, deltas={}, lineage={"failed_run_id": run_id}, trigger=trigger,
+        dagster_run_id=run_id)
+    desk.record(proposal, mode="manual")
+    return proposal

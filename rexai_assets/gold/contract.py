@@ -126,6 +126,7 @@ class SplitSettings(settings.StrictModel):
     simulated_test_share: float = 0.1
     golden_simulated_share: float = 0.1
     golden_measured_share: float = 0.2
+    measured_val_share: float = 0.15
     hash_salt: str = "rexai-gold-v1"
     replay_min_share: float = 0.2
 
@@ -162,9 +163,11 @@ class GoldSettings(settings.StrictModel):
             problems.append("labels.trusted_sources: every trusted source needs a weight")
         s = self.splits
         shares = (s.simulated_val_share, s.simulated_test_share, s.golden_simulated_share, s.golden_measured_share,
-                  s.replay_min_share)
+                  s.measured_val_share, s.replay_min_share)
         if any(not 0 <= x < 1 for x in shares) or s.simulated_val_share + s.simulated_test_share + s.golden_simulated_share >= 1:
             problems.append("splits: shares must be in [0, 1) and leave room for simulated train rows")
+        if s.golden_measured_share + s.measured_val_share >= 1:
+            problems.append("splits: golden_measured_share + measured_val_share must leave room for measured train rows")
         if problems:
             raise ContractError(f"{GOLD_FILE}: {problems[0]}")
         return self

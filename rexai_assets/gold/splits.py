@@ -13,6 +13,10 @@ Rules, applied in this order (u = salted sha256 of recipe_id mapped to [0, 1)):
    train); outside every period -> dropped (`out_of_range`). All rows of one recipe follow the
    split of its earliest measurement (including its simulated row), so no recipe straddles
    train and val/test.
+   When date_ranges.yaml configures no val period, trusted measured recipes that the time split
+   put in train with u in [golden_measured_share, golden_measured_share + measured_val_share) go to
+   val instead, so the ensemble is chosen and its intervals calibrated on measurements, not only on
+   the simulator.
 4. Other simulated rows: by u: [g, g+val) val, [g+val, g+val+test) test, otherwise train.
 """
 
@@ -80,6 +84,10 @@ def assign_splits(rows: pd.DataFrame, cfg: GoldSettings, ranges: DateRanges) -> 
     out_of_range = measured & pd.isna(pd.Series(by_time)).to_numpy()
     split[out_of_range] = DROPPED
     reason[out_of_range] = "out_of_range"
+    if not ranges.val:
+        low = cfg.splits.golden_measured_share
+        to_val = trusted & ~in_golden & (split == "train") & (u >= low) & (u < low + cfg.splits.measured_val_share)
+        split[to_val] = "val"
 
     free_sim = simulated & ~in_golden
     split[free_sim] = simulated_split(u[free_sim], cfg)

@@ -125,10 +125,23 @@ def champion_age_schedule(context: dg.ScheduleEvaluationContext, warehouse: Ware
                            now=context.scheduled_execution_time)
 
 
+@dg.run_failure_sensor(monitored_jobs=[retrain_job], default_status=dg.DefaultSensorStatus.RUNNING,
+                       description="A retrain stopped by a failed blocking check records a REJECT proposal for its challenger.")
+def retrain_failure_sensor(context: dg.RunFailureSensorContext, storage: RexaiStorage, warehouse: Warehouse,
+                           mlflow: MlflowTracking):
+    from rexai_assets.evaluation.evaluate import reject_failed_retrain
+
+    run = context.dagster_run
+    proposal = reject_failed_retrain(context.instance, run.run_id, storage, warehouse, mlflow,
+                                     trigger=run.tags.get("rexai/trigger"))
+    if proposal is not None:
+        context.log.info(f"{proposal.proposal_id}: REJECT v{proposal.challenger_version} (failed checks)")
+
+
 # Declarative automation (recommendations refresh when a new bundle is sealed) needs a running sensor.
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "rexai_automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING,
     description="Evaluates the assets' automation conditions (e.g. recommendations after a new bundle).")
 
-LOOP_SENSORS = [inbox_sensor, retrain_trigger_sensor, automation_sensor]
+LOOP_SENSORS = [inbox_sensor, retrain_trigger_sensor, retrain_failure_sensor, automation_sensor]
 LOOP_SCHEDULES = [champion_age_schedule]

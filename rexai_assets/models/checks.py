@@ -12,20 +12,25 @@ def coverage_problems(metadata: dict, low: float, high: float, margin_sd: float 
 
     The bounds are [low, high] widened by `margin_sd` binomial standard errors of the nominal coverage
     at that target's number of labelled rows: on a small validation set the measured coverage cannot
-    be resolved more finely than that, whatever the intervals' quality."""
+    be resolved more finely than that, whatever the intervals' quality. A target whose intervals were
+    calibrated on measured rows is judged on the measured rows of `split` (`<split>_measured`)."""
     coverage = metadata.get("coverage", {}).get(split)
     if not coverage:
         return [f"no coverage measured on {split} (no labelled {split} rows?)"], {}
     nominal = float(metadata.get("coverage_target", 0.95))
-    counts = metadata.get("metrics", {}).get("ensemble", {}).get(split, {})
+    selection = metadata.get("selection", {})
     problems, detail = [], {}
-    for target, value in coverage.items():
+    for target in coverage:
+        measured = selection.get(target, {}).get("calibrated_on") == "measured"
+        target_split = f"{split}_measured" if measured and f"{split}_measured" in metadata["coverage"] else split
+        value = metadata["coverage"][target_split][target]
+        counts = metadata.get("metrics", {}).get("ensemble", {}).get(target_split, {})
         n = int(counts.get(target, {}).get("n", 0))
         margin = margin_sd * math.sqrt(nominal * (1 - nominal) / n) if n else 0.0
         lo, hi = low - margin, high + margin
-        detail[target] = {"coverage": value, "n": n, "bounds": [round(lo, 4), round(hi, 4)]}
+        detail[target] = {"coverage": value, "n": n, "slice": target_split, "bounds": [round(lo, 4), round(hi, 4)]}
         if value is None or math.isnan(value) or not lo <= value <= hi:
-            problems.append(f"{target}: coverage on {split} {value!r} outside [{lo:.3f}, {hi:.3f}] (n={n})")
+            problems.append(f"{target}: coverage on {target_split} {value!r} outside [{lo:.3f}, {hi:.3f}] (n={n})")
     return problems, detail
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from rexai_assets import settings
+from rexai_assets.models.correction import CorrectionConfig
 
 CONFIG_FILE = "models.yaml"
 MEMBERS = ("forest", "boosting", "tab_transformer")
@@ -78,6 +79,7 @@ class ModelsConfig(settings.StrictModel):
     tab_transformer: TabTransformerConfig = TabTransformerConfig()
     autoencoder: AutoencoderConfig = AutoencoderConfig()
     ensemble: EnsembleConfig = EnsembleConfig()
+    correction: CorrectionConfig = CorrectionConfig()
     heuristic_interval: HeuristicInterval = HeuristicInterval()
     checks: CheckBounds = CheckBounds()
     profile: str = "default"

@@ -22,6 +22,7 @@ from rexai_assets.hashing import canonical_json, sha256_bytes, sha256_file
 from rexai_assets.models.boosting import BoostingMember, fit_boosting
 from rexai_assets.models.conformal import NormalisedConformal, calibrate
 from rexai_assets.models.config import ModelsConfig, models_config, models_config_hash
+from rexai_assets.models.correction import MeasuredCorrection, fit_correction
 from rexai_assets.models.forest import ForestMember, fit_forest, load_sklearn_state, save_sklearn_state
 from rexai_assets.models.metrics import normalised_mae, per_target_metrics
 
@@ -29,8 +30,13 @@ FORMAT_VERSION = 1
 ENSEMBLE_FILE = "ensemble.json"
 METADATA_FILE = "metadata.json"
 SIMULATED = "simulated"
+# Labelled measured validation rows (per target) from which the intervals are calibrated on
+# measurements alone: once reality is observed, the served intervals must cover reality, and a
+# model that learns it is expected to drift from the simulator.
+MIN_MEASURED_CALIBRATION = 30
 INTERVALS_METHOD = ("split-conformal on normalised residuals |y - ensemble| / forest tree-std, "
-                    "calibrated per target on a seeded half of the labelled validation rows")
+                    "calibrated per target on a seeded half of the labelled validation rows (the measured "
+                    f"ones alone once at least {MIN_MEASURED_CALIBRATION} are labelled)")
 # Physical ranges of the contract targets; predictions and interval ends are clipped to them.
 TARGET_BOUNDS = {"rigidity": (0.0, 1.0), "tightness": (0.0, 1.0), "energy_kwh": (0.0, math.inf),
                  "water_l": (0.0, math.inf), "crew_min": (0.0, math.inf)}
@@ -63,6 +69,7 @@ class TrainedEnsemble:
     calibration: dict[str, NormalisedConformal]
     forest_calibration: dict[str, NormalisedConformal]
     novelty_reference: dict[str, float] = field(default_factory=dict)
+    correction: MeasuredCorrection | None = None
     metadata: dict = field(default_factory=dict, compare=False)
     _model_hash: str | None = field(default=None, compare=False, repr=False)
 
@@ -94,12 +101,23 @@ class TrainedEnsemble:
                 out[name] = self.members[name].predict(X)
         return out, spread
 
+    def point_predictions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Served values [n, n_targets] (prior + measured correction) and the forest's tree std."""
+        X = self._check_width(X)
+        preds, spread = self.member_predictions(X)
+        values = np.zeros((len(X), len(self.target_names)))
+        for j, target in enumerate(self.target_names):
+            values[:, j] = combine(preds, self.weights[target], j, target)
+            if self.correction is not None:
+                values[:, j] = np.clip(values[:, j] + self.correction.delta(X, values[:, j], target), *_bounds(target))
+        return values, spread
+
     def predict(self, X: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
         """{target: {"value", "lo", "hi"}} with 95 % (config `coverage_target`) conformal intervals."""
-        preds, spread = self.member_predictions(X)
+        values, spread = self.point_predictions(X)
         out = {}
         for j, target in enumerate(self.target_names):
-            value = combine(preds, self.weights[target], j, target)
+            value = values[:, j]
             lo, hi = self.calibration[target].interval(value, spread[:, j])
             low, high = _bounds(target)
             out[target] = {"value": value, "lo": np.clip(lo, low, high), "hi": np.clip(hi, low, high)}
@@ -158,7 +176,8 @@ class TrainedEnsemble:
             "calibration": {t: c.to_dict() for t, c in self.calibration.items()},
             "forest_calibration": {t: c.to_dict() for t, c in self.forest_calibration.items()},
             "novelty_reference": self.novelty_reference,
-            "members": sorted(self.members) + (["autoencoder"] if self.autoencoder is not None else []),
+            "members": sorted(self.members) + (["autoencoder"] if self.autoencoder is not None else [])
+                       + (["correction"] if self.correction is not None else []),
         }
 
     def save(self, directory: str | Path) -> str:
@@ -171,6 +190,8 @@ class TrainedEnsemble:
         write_with(directory / "forest.joblib", lambda p: save_sklearn_state(self.forest.state(), p))
         if self.boosting is not None:
             write_with(directory / "boosting.joblib", lambda p: save_sklearn_state(self.boosting.state(), p))
+        if self.correction is not None:
+            write_with(directory / "correction.joblib", lambda p: save_sklearn_state(self.correction.state(), p))
         if self.tab_transformer is not None or self.autoencoder is not None:
             from rexai_assets.models.torch_models import state_bytes
 
@@ -196,6 +217,8 @@ class TrainedEnsemble:
         forest = ForestMember.from_state(load_sklearn_state(directory / "forest.joblib"))
         boosting = (BoostingMember.from_state(load_sklearn_state(directory / "boosting.joblib"))
                     if (directory / "boosting.joblib").exists() else None)
+        correction = (MeasuredCorrection.from_state(load_sklearn_state(directory / "correction.joblib"))
+                      if (directory / "correction.joblib").exists() else None)
         tab_transformer = autoencoder = None
         if (directory / "tab_transformer.pt").exists() or (directory / "autoencoder.pt").exists():
             from rexai_assets.models.torch_models import AutoencoderMember, TabTransformerMember, state_from_bytes
@@ -212,7 +235,7 @@ class TrainedEnsemble:
             tab_transformer=tab_transformer, autoencoder=autoencoder, weights=spec["weights"],
             calibration={t: NormalisedConformal.from_dict(c) for t, c in spec["calibration"].items()},
             forest_calibration={t: NormalisedConformal.from_dict(c) for t, c in spec["forest_calibration"].items()},
-            novelty_reference=spec.get("novelty_reference", {}), metadata=metadata,
+            novelty_reference=spec.get("novelty_reference", {}), correction=correction, metadata=metadata,
             _model_hash=artefact_hash(directory))
 
     @property
@@ -305,22 +328,37 @@ def calibration_halves(n: int, fraction: float, seed: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------- training
-def training_inputs(gold: Any) -> dict[str, np.ndarray]:
-    """Train-split arrays and gold's train-only normalisation statistics in feature order."""
+def measured_train_rows(gold: Any) -> pd.DataFrame:
+    train = gold.split_frame("train")
+    return train[train["label_source"].astype(str) != SIMULATED]
+
+
+def correction_active(gold: Any, cfg: ModelsConfig) -> bool:
+    """Enough measured train rows for the prior + correction scheme (see models/correction.py)."""
+    return cfg.correction.enabled and len(measured_train_rows(gold)) >= cfg.correction.min_rows
+
+
+def training_inputs(gold: Any, cfg: ModelsConfig | None = None) -> dict[str, np.ndarray]:
+    """Train-split arrays (the prior's rows: simulated only while a measured correction is fitted)
+    and gold's train-only normalisation statistics in feature order."""
     names = list(gold.feature_names)
-    return {"X": gold.X("train"), "Y": gold.Y("train"), "W": gold.W("train"),
+    train = gold.split_frame("train")
+    if cfg is not None and correction_active(gold, cfg):
+        train = train[train["label_source"].astype(str) == SIMULATED]
+    return {"X": train[names].to_numpy(np.float64), "Y": train[list(gold.target_names)].to_numpy(np.float64),
+            "W": train["weight"].to_numpy(np.float64),
             "x_mean": np.asarray(pd.Series(gold.norm_mean).reindex(names), dtype=float),
             "x_std": np.asarray(pd.Series(gold.norm_std).reindex(names), dtype=float)}
 
 
 def train_forest(gold: Any, cfg: ModelsConfig) -> ForestMember:
-    data = training_inputs(gold)
+    data = training_inputs(gold, cfg)
     return fit_forest(data["X"], data["Y"], data["W"], tuple(gold.target_names), cfg.forest, cfg.seed,
                       cfg.threads_for("forest"))
 
 
 def train_boosting(gold: Any, cfg: ModelsConfig) -> BoostingMember:
-    data = training_inputs(gold)
+    data = training_inputs(gold, cfg)
     return fit_boosting(data["X"], data["Y"], data["W"], tuple(gold.target_names), cfg.boosting, cfg.seed,
                         cfg.threads_for("boosting"))
 
@@ -331,7 +369,7 @@ def train_tab_transformer(gold: Any, cfg: ModelsConfig) -> Any | None:
         return None
     from rexai_assets.models.torch_models import fit_tab_transformer
 
-    data = training_inputs(gold)
+    data = training_inputs(gold, cfg)
     return fit_tab_transformer(data["X"], data["Y"], data["W"], tuple(gold.target_names), cfg.tab_transformer,
                                cfg.seed, cfg.threads_for("tab_transformer"), x_mean=data["x_mean"], x_std=data["x_std"])
 
@@ -371,9 +409,10 @@ def assemble_ensemble(gold: Any, forest: ForestMember, boosting: BoostingMember 
     val_mean, val_spread = forest.predict_with_spread(Xv)
     val_preds = {m: (val_mean if m == "forest" else member.predict(Xv)) for m, member in candidates.items()}
     is_calibration = calibration_halves(len(Xv), cfg.calibration_fraction, cfg.seed)
+    val_measured = (gold.split_frame("val")["label_source"].astype(str) != SIMULATED).to_numpy()
     select = SELECTORS[cfg.ensemble.method]
 
-    weights, calibration, forest_calibration, selection = {}, {}, {}, {}
+    weights, calibration, forest_calibration, selection, calibration_rows = {}, {}, {}, {}, {}
     for j, target in enumerate(targets):
         labelled = ~np.isnan(Yv[:, j])
         if not labelled.any():
@@ -382,11 +421,18 @@ def assemble_ensemble(gold: Any, forest: ForestMember, boosting: BoostingMember 
         shared = sel.sum() < MIN_ROWS_PER_HALF or cal.sum() < MIN_ROWS_PER_HALF
         if shared:
             sel = cal = labelled
+        calibrated_on = "all"
+        if (labelled & val_measured).sum() >= MIN_MEASURED_CALIBRATION:
+            calibrated_on = "measured"
+            cal = labelled & val_measured & is_calibration
+            if cal.sum() < MIN_ROWS_PER_HALF or (labelled & val_measured & ~is_calibration).sum() < MIN_ROWS_PER_HALF:
+                cal = labelled & val_measured
         column = {m: p[:, j] for m, p in val_preds.items()}
         without_tt = select(Yv[sel, j], {m: p[sel] for m, p in column.items() if m != "tab_transformer"}, target)
         chosen = without_tt
         record: dict[str, Any] = {
             "n_selection": int(sel.sum()), "n_calibration": int(cal.sum()), "shared_rows": bool(shared),
+            "calibrated_on": calibrated_on,
             "member_mae": {m: _mae(Yv[sel, j], np.clip(p[sel], *_bounds(target))) for m, p in column.items()},
             "mae_without_tab_transformer": _mae(Yv[sel, j], combine({m: p[:, None] for m, p in column.items()}, without_tt, 0, target)[sel]),
         }
@@ -400,11 +446,30 @@ def assemble_ensemble(gold: Any, forest: ForestMember, boosting: BoostingMember 
         record["tab_transformer_used"] = chosen.get("tab_transformer", 0) > 0
         record["weights"] = chosen
         weights[target] = chosen
-        ensemble_val = combine({m: p[:, None] for m, p in column.items()}, chosen, 0, target)
+        calibration_rows[target] = cal
+        selection[target] = record
+
+    correction = None
+    if correction_active(gold, cfg):
+        # The members never saw the measured rows, so their residuals there are honest.
+        measured = measured_train_rows(gold)
+        Xm = measured[list(gold.feature_names)].to_numpy(np.float64)
+        member_preds = prior_predictions(candidates, forest, Xm)
+        prior = np.column_stack([combine(member_preds, weights[t], j, t) for j, t in enumerate(targets)])
+        correction = fit_correction(Xm, measured[list(targets)].to_numpy(np.float64),
+                                    measured["weight"].to_numpy(np.float64), prior, targets, cfg.correction, cfg.seed)
+
+    for j, target in enumerate(targets):
+        record = selection[target]
+        cal = calibration_rows[target]
+        ensemble_val = combine(val_preds, weights[target], j, target)
+        if correction is not None:
+            ensemble_val = np.clip(ensemble_val + correction.delta(Xv, ensemble_val, target), *_bounds(target))
+            record["measured_correction_rows"] = correction.rows.get(target, 0)
+            record["measured_correction"] = target in correction.models
         calibration[target] = calibrate(Yv[cal, j], ensemble_val[cal], val_spread[cal, j], cfg.coverage_target)
         forest_calibration[target] = calibrate(Yv[cal, j], np.clip(val_mean[cal, j], *_bounds(target)),
                                                val_spread[cal, j], cfg.coverage_target)
-        selection[target] = record
 
     novelty_reference = {}
     if autoencoder is not None:
@@ -417,7 +482,7 @@ def assemble_ensemble(gold: Any, forest: ForestMember, boosting: BoostingMember 
         forest=forest, boosting=boosting if _weighted(weights, "boosting") else None,
         tab_transformer=tab_transformer if _weighted(weights, "tab_transformer") else None,
         autoencoder=autoencoder, weights=weights, calibration=calibration, forest_calibration=forest_calibration,
-        novelty_reference=novelty_reference)
+        novelty_reference=novelty_reference, correction=correction)
     evaluation = evaluate(ensemble, gold, candidates, heuristic or _default_heuristic())
     train_seconds = {m.name: float(m.train_seconds) for m in (forest, boosting, tab_transformer, autoencoder) if m is not None}
     train_seconds["ensemble"] = time.perf_counter() - started
@@ -437,6 +502,10 @@ def assemble_ensemble(gold: Any, forest: ForestMember, boosting: BoostingMember 
     return ensemble
 
 
+def prior_predictions(candidates: Mapping[str, Any], forest: ForestMember, X: np.ndarray) -> dict[str, np.ndarray]:
+    return {m: (forest.predict_with_spread(X)[0] if m == "forest" else member.predict(X)) for m, member in candidates.items()}
+
+
 def _weighted(weights: Mapping[str, Mapping[str, float]], member: str) -> bool:
     return any(w.get(member, 0) > 0 for w in weights.values())
 
@@ -454,11 +523,11 @@ def evaluate(ensemble: TrainedEnsemble, gold: Any, candidates: Mapping[str, Any]
     aggregate: dict[str, dict[str, float]] = {}
     coverage: dict[str, dict[str, float]] = {}
     slices = {"val": gold.split_frame("val"), "test": gold.split_frame("test"), "golden": gold.split_frame("golden")}
-    golden = slices["golden"]
-    if len(golden):
-        measured = golden[golden["label_source"].astype(str) != SIMULATED]
+    for split in ("val", "golden"):
+        frame = slices[split]
+        measured = frame[frame["label_source"].astype(str) != SIMULATED] if len(frame) else frame
         if len(measured):
-            slices["golden_measured"] = measured
+            slices[f"{split}_measured"] = measured
     for split, frame in slices.items():
         if len(frame) == 0:
             continue
@@ -480,10 +549,13 @@ def evaluate(ensemble: TrainedEnsemble, gold: Any, candidates: Mapping[str, Any]
     versus = {}
     if "golden" in metrics.get("ensemble", {}):
         for t in targets:
-            model_mae = metrics["ensemble"]["golden"][t]["mae"]
-            heuristic_mae = metrics["heuristic"]["golden"][t]["mae"]
-            versus[t] = {"model_mae": model_mae, "heuristic_mae": heuristic_mae,
-                         "n": metrics["ensemble"]["golden"][t]["n"],
+            # Measured golden rows judge the model once there are enough of them (as in the gate).
+            measured = metrics["ensemble"].get("golden_measured", {}).get(t, {})
+            split = "golden_measured" if measured.get("n", 0) >= MIN_MEASURED_CALIBRATION else "golden"
+            model_mae = metrics["ensemble"][split][t]["mae"]
+            heuristic_mae = metrics["heuristic"][split][t]["mae"]
+            versus[t] = {"model_mae": model_mae, "heuristic_mae": heuristic_mae, "slice": split,
+                         "n": metrics["ensemble"][split][t]["n"],
                          "beats": bool(model_mae < heuristic_mae) if not math.isnan(model_mae) else False}
     return {"metrics": metrics, "aggregate_normalised_mae": aggregate, "coverage": coverage,
             "target_scale": target_scale, "golden_vs_heuristic": versus}
