@@ -74,10 +74,32 @@ class MlflowTracking(dg.ConfigurableResource):
         self.configure()
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri or self.tracking_uri)
 
+    def artifact_root(self) -> str | None:
+        """Artefacts beside an embedded sqlite store (`<dir of mlflow.db>/artifacts`); a server decides its own.
+
+        Without this, MLflow would write to `./mlruns` under whatever the current directory is."""
+        prefix = "sqlite:///"
+        if not self.tracking_uri.startswith(prefix):
+            return None
+        return (Path(self.tracking_uri[len(prefix):]).parent / "artifacts").resolve().as_uri()
+
+    def ensure_experiment(self) -> str:
+        """The experiment's id, created with its artefact root if new (concurrent creators agree)."""
+        from mlflow.exceptions import MlflowException
+
+        client = self.client()
+        experiment = client.get_experiment_by_name(self.experiment_name)
+        if experiment is not None:
+            return experiment.experiment_id
+        try:
+            return client.create_experiment(self.experiment_name, artifact_location=self.artifact_root())
+        except MlflowException:
+            return client.get_experiment_by_name(self.experiment_name).experiment_id
+
     @contextmanager
     def start_run(self, run_name: str, tags: dict[str, str] | None = None) -> Iterator[Any]:
         mlflow = self.configure()
-        mlflow.set_experiment(self.experiment_name)
+        mlflow.set_experiment(experiment_id=self.ensure_experiment())
         with mlflow.start_run(run_name=run_name, tags=tags or {}) as run:
             yield run
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Iterable
-from urllib.parse import urlparse
 
 from rexai_assets.atomic import write_text_atomic
 from rexai_assets.models.config import ModelsConfig
@@ -52,33 +51,6 @@ def library_versions() -> dict[str, str]:
         except importlib_metadata.PackageNotFoundError:
             versions[name] = "absent"
     return versions
-
-
-def artifact_root_for(tracking_uri: str) -> str | None:
-    """Artefacts live beside an embedded sqlite store (`<dir of mlflow.db>/artifacts`).
-
-    Without this, MLflow would default to `./mlruns` under whatever the current directory is."""
-    parsed = urlparse(tracking_uri)
-    if parsed.scheme != "sqlite":
-        return None
-    database = Path(tracking_uri[len("sqlite:///"):]) if tracking_uri.startswith("sqlite:///") else Path(parsed.path)
-    return (database.parent / "artifacts").resolve().as_uri()
-
-
-def ensure_experiment(mlflow_resource: Any) -> str:
-    """The tracking experiment's id, created with its artefact root beside the sqlite store if new."""
-    client = mlflow_resource.client()
-    name = mlflow_resource.experiment_name
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.create_experiment(name, artifact_location=artifact_root_for(mlflow_resource.tracking_uri))
-    except MlflowException:
-        # Created concurrently by another training.
-        return client.get_experiment_by_name(name).experiment_id
 
 
 def training_tags(ensemble: TrainedEnsemble, dagster_run_id: str | None, model_hash: str) -> dict[str, str]:
@@ -144,7 +116,7 @@ def track_and_register(ensemble: TrainedEnsemble, mlflow_resource: Any, models_d
     """Log one training to MLflow, register it as a new version with `alias`, write its metadata.json."""
     models_dir = Path(models_dir)
     name = mlflow_resource.registered_model_name
-    ensure_experiment(mlflow_resource)
+    mlflow_resource.ensure_experiment()
     with tempfile.TemporaryDirectory(prefix="rexai-train-") as tmp:
         local = Path(tmp) / ARTIFACT_PATH
         model_hash = ensemble.save(local)
