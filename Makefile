@@ -17,14 +17,13 @@ $(VENV)/.installed: pyproject.toml setup.cfg
 install: $(VENV)/.installed
 
 run: install
-	mkdir -p $(DAGSTER_HOME)
 	$(BIN)/rexai run
 
 test: install
 	$(BIN)/python -m pytest
 
 dev: install
-	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/python -c "from rexai_assets.pipeline import ensure_dagster_home; ensure_dagster_home()"
 	$(BIN)/dagster dev
 
 check: install

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "rexai_assets.cli.inbox",
     "rexai_assets.cli.serving",
     "rexai_assets.cli.promotion",
+    "rexai_assets.cli.ops",
 )
 
 
@@ -44,7 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_libraries() -> None:
+    """A command prints its own summary; library chatter (beta notices, store migrations) goes to the logs."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=r".*(beta|preview|experimental).*")
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_libraries()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
