@@ -80,3 +80,18 @@ def test_measurements_in_the_warehouse_reach_the_gold_dataset(small_gold):
     assert dataset.lineage["observation_partitions"][0]["partition_key"] == "2026-02-01"
     assert dataset.dataset_hash != first.output_for_node("gold_dataset").dataset_hash
     assert all(e.passed for e in second.get_asset_check_evaluations())
+
+
+def test_gold_pii_check_finds_an_email_in_an_identifier():
+    from pathlib import Path
+
+    from rexai_assets.gold.assets import gold_pii_free
+    from rexai_assets.raw.tables import load_raw_tables
+    from rexai_assets.serving.testing import small_gold
+
+    gold = small_gold(load_raw_tables(Path(__file__).resolve().parents[1] / "data" / "raw"), size=200)
+    assert gold_pii_free(gold).passed
+    gold.frame.loc[gold.frame.index[0], "recipe_id"] = "ana.perez@habitat.mars"
+    result = gold_pii_free(gold)
+    assert not result.passed
+    assert result.metadata["problems"].value == ["recipe_id: email 'ana.perez@habitat.mars'"]

@@ -157,5 +157,20 @@ def gold_great_expectations(storage: RexaiStorage, gold_dataset) -> dg.AssetChec
     return dg.AssetCheckResult(passed=result["success"], metadata=metadata)
 
 
+@dg.asset_check(asset=gold_dataset, blocking=True,
+                description="No e-mail address or blocklisted name in any text column of the gold dataset.")
+def gold_pii_free(gold_dataset) -> dg.AssetCheckResult:
+    from rexai_assets.observations.pii import find_pii
+
+    frame = gold_dataset.frame
+    # Identifiers and recipe specs are full of digit runs that look like phone numbers: only
+    # e-mails and names can leak into them (free text never reaches the gold table).
+    findings = [f"{column}: {finding.kind} {finding.match!r}"
+                for column in frame.select_dtypes(include=["object", "string"]).columns
+                for finding in find_pii(frame[column].dropna().unique(), kinds=("email", "name"))]
+    return _result(findings[:50], text_columns=int(len(frame.select_dtypes(include=["object", "string"]).columns)))
+
+
 ASSETS = [recipe_candidates_pool, gold_dataset]
-CHECKS = [candidates_valid, gold_features_valid, golden_set_isolated, gold_replay_share, gold_great_expectations]
+CHECKS = [candidates_valid, gold_features_valid, golden_set_isolated, gold_replay_share, gold_great_expectations,
+          gold_pii_free]
