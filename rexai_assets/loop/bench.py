@@ -18,7 +18,7 @@ import os
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 
@@ -82,6 +82,7 @@ def run(rows: int, timeout_s: float, keep: bool) -> int:
     with dagster_dev(data.root, Path(os.environ["DAGSTER_HOME"])) as server:
         print(f"dagster dev up on {server.url}; dropping {rows} lab results into the inbox")
         t0 = time.perf_counter()
+        landed = datetime.now(timezone.utc)
         write_experiments(data, records)
         marks: dict[str, float] = {}
         import dagster as dg
@@ -89,10 +90,11 @@ def run(rows: int, timeout_s: float, keep: bool) -> int:
         instance = dg.DagsterInstance.get()
         while time.perf_counter() - t0 < timeout_s:
             now = time.perf_counter() - t0
-            if "ingested" not in marks and instance.get_runs_count(
-                    dg.RunsFilter(job_name="experiments_job", statuses=[dg.DagsterRunStatus.SUCCESS])):
+            if "ingested" not in marks and instance.get_runs_count(dg.RunsFilter(
+                    job_name="experiments_job", statuses=[dg.DagsterRunStatus.SUCCESS], created_after=landed)):
                 marks["ingested"] = now
-            if "retrain started" not in marks and instance.get_runs_count(dg.RunsFilter(job_name="retrain_job")):
+            if "retrain started" not in marks and instance.get_runs_count(
+                    dg.RunsFilter(job_name="retrain_job", created_after=landed)):
                 marks["retrain started"] = now
             with desk.connect() as con:
                 latest = fetch_proposals(con, limit=1)
