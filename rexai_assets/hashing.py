@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import math
+
+import numpy as np
 import pandas as pd
 
 
@@ -37,3 +40,19 @@ def sha256_frame(frame: pd.DataFrame) -> str:
     digest.update(canonical_json([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode())
     digest.update(pd.util.hash_pandas_object(frame, index=False).values.tobytes())
     return digest.hexdigest()
+
+
+def jsonable(obj: Any) -> Any:
+    """A structure JSON can hold: numpy scalars as Python numbers, non-finite floats as null, keys as str."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj

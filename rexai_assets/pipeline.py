@@ -18,12 +18,10 @@ from rexai_assets.settings import REPO_ROOT
 
 def ensure_dagster_home() -> Path:
     """`DAGSTER_HOME` (default: the repository's ignored `.dagster_home/`), with a dagster.yaml if it has none."""
+    from rexai_assets.ops.devserver import write_instance_yaml
+
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT / ".dagster_home")))
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        # Embedded SQLite storage (Dagster's default); no usage telemetry from a habitat machine.
-        config.write_text("telemetry:\n  enabled: false\n")
+    write_instance_yaml(home)
     return home
 
 

@@ -87,6 +87,16 @@ def all_config_hashes() -> dict[str, str]:
     return {p.name: config_sha256(p.name) for p in sorted(config_dir().glob("*.yaml"))}
 
 
+def deep_merge(base: dict, update: dict) -> dict:
+    """Merge `update` into `base` in place, recursing into nested mappings; returns `base`."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            deep_merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
 def clear_cache() -> None:
     """Forget what was read (tests that rewrite config files in place call this)."""
     _read.cache_clear()

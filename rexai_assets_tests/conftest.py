@@ -52,18 +52,10 @@ def config_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable
     monkeypatch.setenv("REXAI_CONFIG_DIR", str(directory))
     settings.clear_cache()
 
-    def merge(base: dict, update: dict) -> dict:
-        for key, value in update.items():
-            if isinstance(value, dict) and isinstance(base.get(key), dict):
-                merge(base[key], value)
-            else:
-                base[key] = value
-        return base
-
     def override(name: str, values: dict[str, Any]) -> Path:
         path = directory / name
         current = yaml.safe_load(path.read_text()) if path.exists() else {}
-        path.write_text(yaml.safe_dump(merge(current or {}, values), sort_keys=False))
+        path.write_text(yaml.safe_dump(settings.deep_merge(current or {}, values), sort_keys=False))
         settings.clear_cache()
         return path
 

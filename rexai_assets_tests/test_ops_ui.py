@@ -9,6 +9,7 @@ import os
 import pytest
 
 from rexai_assets.definitions import build_definitions
+from rexai_assets.ops.checks_run import platform_environment
 from rexai_assets.ops.devserver import DevServerError, dagster_dev, free_port
 from rexai_assets.ops.ui import expected_state, ui_problems, ui_state
 
@@ -37,16 +38,8 @@ def shown_and_expected(tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("ui")
     data_root, home = base / "data", base / "dagster_home"
     # The module fixture outlives the per-test environment: pin what the definitions read here.
-    previous = {k: os.environ.get(k) for k in ("REXAI_DATA_ROOT", "DAGSTER_HOME")}
-    os.environ.update(REXAI_DATA_ROOT=str(data_root), DAGSTER_HOME=str(home))
-    try:
+    with platform_environment(data_root, home):
         expected = expected_state(build_definitions())
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     try:
         with dagster_dev(data_root, home, port=port, timeout_s=90) as server:
             shown = ui_state(server.graphql)

@@ -98,18 +98,9 @@ class ModelsConfig(settings.StrictModel):
             return self
         if name not in self.profiles:
             raise settings.ConfigError(f"{CONFIG_FILE}: profile {name!r} is not defined (have: {sorted(self.profiles)})")
-        data = _merge(self.model_dump(), self.profiles[name])
+        data = settings.deep_merge(self.model_dump(), self.profiles[name])
         data["profile"] = name
         return ModelsConfig.model_validate(data)
-
-
-def _merge(base: dict, update: dict) -> dict:
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
-    return base
 
 
 def models_config(profile: str | None = None) -> ModelsConfig:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from rexai_assets.hashing import canonical_json, sha256_bytes, sha256_file
+from rexai_assets.hashing import canonical_json, jsonable, sha256_bytes, sha256_file
 from rexai_assets.models.boosting import BoostingMember, fit_boosting
 from rexai_assets.models.conformal import NormalisedConformal, calibrate
 from rexai_assets.models.config import ModelsConfig, models_config, models_config_hash
@@ -201,7 +201,7 @@ class TrainedEnsemble:
                 write_bytes_atomic(directory / "autoencoder.pt", state_bytes(self.autoencoder.payload()))
         self._model_hash = artefact_hash(directory)
         metadata = dict(self.metadata, model_hash=self._model_hash)
-        write_text_atomic(directory / METADATA_FILE, json.dumps(_jsonable(metadata), indent=2, sort_keys=True) + "\n")
+        write_text_atomic(directory / METADATA_FILE, json.dumps(jsonable(metadata), indent=2, sort_keys=True) + "\n")
         return self._model_hash
 
     @classmethod
@@ -253,21 +253,6 @@ def artefact_hash(directory: Path) -> str:
     lines = [f"{p.name}\0{sha256_file(p)}" for p in sorted(Path(directory).iterdir())
              if p.is_file() and p.name != METADATA_FILE and not p.name.startswith(".")]
     return sha256_bytes("\n".join(lines).encode())
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        value = float(obj)
-        return value if math.isfinite(value) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
 
 
 def combine(preds: Mapping[str, np.ndarray], weights: Mapping[str, float], j: int, target: str) -> np.ndarray:

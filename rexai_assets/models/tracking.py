@@ -15,7 +15,8 @@ from typing import Any, Iterable
 
 from rexai_assets.atomic import write_text_atomic
 from rexai_assets.models.config import ModelsConfig
-from rexai_assets.models.ensemble import TrainedEnsemble, _jsonable
+from rexai_assets.hashing import jsonable
+from rexai_assets.models.ensemble import TrainedEnsemble
 from rexai_assets.models.registry import ARTIFACT_PATH, CHALLENGER, register_version
 from rexai_assets.settings import REPO_ROOT
 
@@ -133,7 +134,7 @@ def track_and_register(ensemble: TrainedEnsemble, mlflow_resource: Any, models_d
                                                  "trained_on", "dagster_run_id", "git_commit")}
             version = register_version(mlflow_resource.client(), run.info.run_id, artifact_uri, name=name,
                                        alias=alias, tags=version_tags)
-            metadata = _jsonable({
+            metadata = jsonable({
                 **ensemble.metadata, "registered_model": name, "version": version, "alias": alias,
                 "run_id": run.info.run_id, "model_hash": model_hash, "artifact_uri": artifact_uri,
                 "tags": tags})

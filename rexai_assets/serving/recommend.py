@@ -38,6 +38,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from rexai_assets.hashing import jsonable
 from rexai_assets import settings
 
 SERVING_FILE = "serving.yaml"
@@ -300,21 +301,7 @@ class Recommendation:
                 "pareto_front": self.pareto.to_dict("records")}
 
     def to_json(self) -> str:
-        return json.dumps(_jsonable(self.to_dict()), indent=2, sort_keys=True)
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        return None if not np.isfinite(obj) else float(obj)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
+        return json.dumps(jsonable(self.to_dict()), indent=2, sort_keys=True)
 
 
 def rank_candidates(ctx: Any, cands: Candidates, scorer: Any, preset: Preset, cfg: RecommendationSettings,
