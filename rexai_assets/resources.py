@@ -117,8 +117,9 @@ def build_resources(env: str | None = None) -> dict[str, Any]:
             "io_manager": dg.FilesystemIOManager(base_dir=dg.EnvVar("REXAI_IO_BASE")),
             "storage": RexaiStorage(data_root=dg.EnvVar("REXAI_DATA_ROOT")),
             "warehouse": Warehouse(database=dg.EnvVar("REXAI_WAREHOUSE_PATH")),
+            # The registry defaults to the tracking server unless MLFLOW_REGISTRY_URI names another.
             "mlflow": MlflowTracking(tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI"),
-                                     registry_uri=dg.EnvVar("MLFLOW_REGISTRY_URI")),
+                                     registry_uri=os.environ.get("MLFLOW_REGISTRY_URI", "")),
         }
     if env not in ("local", "ci"):
         raise ValueError(f"REXAI_ENV={env!r}: expected local, ci or prod")

@@ -130,17 +130,39 @@ def verify_feature_order(model: TrainedEnsemble, expected: str | None = None, wh
             f"contract has {expected[:12]}…; retrain on the current gold dataset before serving it")
 
 
+def cache_folder(info: ModelVersionInfo) -> Path:
+    """Where a version's artefacts are kept once downloaded: a registered version's source never changes,
+    so (name, version, run, source) names the bytes; aliases are still resolved at every call."""
+    from rexai_assets.hashing import sha256_bytes
+    from rexai_assets.paths import layout
+
+    key = sha256_bytes(f"{info.name}\0{info.version}\0{info.run_id}\0{info.source}".encode())[:16]
+    return layout().models / "cache" / f"{info.name}-v{info.version}-{key}"
+
+
 def _download(client: Any, info: ModelVersionInfo) -> TrainedEnsemble:
     import os
 
     import mlflow
 
+    cached = cache_folder(info)
+    if (cached / "ensemble.json").exists():
+        model = TrainedEnsemble.load(cached)
+        if model.model_hash == info.tags.get("model_hash", model.model_hash):
+            return model
     # The per-file progress bar would land in `rexai predict` output; a user's explicit setting wins.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    with tempfile.TemporaryDirectory(prefix="rexai-load-") as tmp:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=info.source, dst_path=tmp,
-                                                    tracking_uri=client.tracking_uri)
-        return TrainedEnsemble.load(Path(local))
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="rexai-load-", dir=cached.parent) as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=info.source, dst_path=tmp,
+                                                         tracking_uri=client.tracking_uri))
+        model = TrainedEnsemble.load(local)
+        if not cached.exists():
+            try:
+                os.replace(local, cached)  # atomic: a reader sees the whole folder or none
+            except OSError:
+                pass  # another process published it first
+        return model
 
 
 def load_model_version(mlflow_resource_or_uri: Any, version: str | int, expected_feature_order_hash: str | None = None,
