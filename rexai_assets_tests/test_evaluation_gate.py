@@ -105,3 +105,15 @@ def test_slice_metrics_per_target_with_masks():
     assert table.loc[("measured", "energy_kwh"), "mae"] == pytest.approx(0.5)
     assert table.loc[("measured", "energy_kwh"), "coverage"] == pytest.approx(0.5)
     assert table.loc[("simulated", "energy_kwh"), "rmse"] == pytest.approx(0.5)
+
+
+def test_evaluation_check_flags_models_scored_on_different_rows():
+    from rexai_assets.evaluation.assets import same_rows_for_every_model
+
+    even = metrics(both("challenger", 0.1, 0.1) + both("champion", 0.1, 0.1))
+    assert same_rows_for_every_model(gate.EvaluationReport(even, "2", "1")).passed
+    uneven = metrics(both("challenger", 0.1, 0.1) + both("champion", 0.1, 0.1, n=90))
+    result = same_rows_for_every_model(gate.EvaluationReport(uneven, "2", "1"))
+    assert not result.passed
+    assert result.metadata["uneven"].value == ["simulated/energy_kwh: {'challenger': 100, 'champion': 90}",
+                                               "simulated/rigidity: {'challenger': 100, 'champion': 90}"]

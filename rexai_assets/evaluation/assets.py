@@ -36,4 +36,28 @@ def promotion_proposal(context: dg.AssetExecutionContext, model_evaluation, stor
         "failed": dg.MetadataValue.json(failed)})
 
 
+@dg.asset_check(asset=model_evaluation, blocking=True,
+                description="Every model was scored on the same labelled golden rows, per slice and target.")
+def same_rows_for_every_model(model_evaluation) -> dg.AssetCheckResult:
+    golden = model_evaluation.metrics[model_evaluation.metrics["split"] == "golden"]
+    counts = golden.pivot_table(index=["slice", "target"], columns="model", values="n")
+    uneven = [f"{s}/{t}: { {m: int(n) for m, n in row.dropna().items()} }" for (s, t), row in counts.iterrows()
+              if row.nunique() > 1]
+    return dg.AssetCheckResult(passed=not uneven and not golden.empty,
+                               metadata={"uneven": dg.MetadataValue.json(uneven), "models": sorted(golden["model"].unique())})
+
+
+@dg.asset_check(asset=promotion_proposal, blocking=True,
+                description="The registry's champion matches the proposal's outcome: only an applied PROMOTE moves it.")
+def champion_matches_proposal(promotion_proposal, mlflow: MlflowTracking) -> dg.AssetCheckResult:
+    from rexai_assets.evaluation.promotion import PROMOTED, ChampionRegistry, promotion_settings
+
+    current = ChampionRegistry(mlflow.client(), promotion_settings()).champion()
+    expected = (promotion_proposal.challenger_version if promotion_proposal.status == PROMOTED
+                else promotion_proposal.champion_version)
+    return dg.AssetCheckResult(passed=current == expected, metadata={
+        "champion": str(current), "expected": str(expected), "status": promotion_proposal.status})
+
+
 EVALUATION_ASSETS = [model_evaluation, promotion_proposal]
+EVALUATION_CHECKS = [same_rows_for_every_model, champion_matches_proposal]
