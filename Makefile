@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export REXAI_DATA_ROOT ?= $(CURDIR)/data
 
-.PHONY: run test dev check bench install install-test clean-data
+.PHONY: run test dev check bench screenshot install clean-data
 
 # Reinstall only when the package metadata changes.
 $(VENV)/.installed: pyproject.toml setup.cfg
@@ -30,7 +30,12 @@ check: install
 	$(BIN)/rexai check
 
 bench: install
-	$(BIN)/python -m rexai_assets.bench all
+	$(BIN)/python -m rexai_assets.gold.bench --rows 1000000
+	$(BIN)/python -m rexai_assets.models.bench
+	$(BIN)/python -m rexai_assets.serving.bench
+
+screenshot: install
+	$(BIN)/rexai screenshot
 
 clean-data:
 	rm -rf data/warehouse data/mlflow data/models data/bundles data/benchmarks data/logs data/quarantine data/inbox data/docs .dagster_home
