@@ -1,0 +1,58 @@
+"""The loop's sensors and schedule on their own: quarantine without crashing, a cursor that remembers,
+and the champion-age schedule."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from rexai_assets.definitions import build_definitions
+from rexai_assets.paths import layout
+
+
+def tick(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, cursor: str | None = None):
+    with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=defs.resources) as context:
+        return defs.get_sensor_def(name)(context)
+
+
+def test_inbox_sensor_quarantines_unreadable_files_and_keeps_ticking():
+    data = layout().ensure()
+    defs, instance = build_definitions(), dg.DagsterInstance.ephemeral()
+    (data.experiments_inbox / "experiments_20250602_broken.parquet").write_bytes(b"PAR1 truncated")
+    (data.feedback_inbox / "feedback_garbage.parquet").write_text("not parquet at all")
+    result = tick(defs, instance, "inbox_sensor")
+    assert isinstance(result, dg.SkipReason)
+    assert result.skip_message == "no new inbox files; quarantined 2 unreadable file(s)"
+    assert sorted(p.name for p in data.quarantine.rglob("*.parquet")) == [
+        "experiments_20250602_broken.parquet", "feedback_garbage.parquet"]
+    assert not list(data.inbox.rglob("*.parquet"))
+    assert tick(defs, instance, "inbox_sensor").skip_message == "no new inbox files"
+
+
+def test_inbox_sensor_cursor_processes_each_file_once():
+    from rexai_assets.ops.sample_inbox import write_sample_inbox
+
+    data = layout().ensure()
+    defs, instance = build_definitions(), dg.DagsterInstance.ephemeral()
+    write_sample_inbox(data, days=2, rows_per_day=3, feedback_rows=2)
+    first = tick(defs, instance, "inbox_sensor")
+    assert sorted((r.job_name, r.partition_key[:10]) for r in first.run_requests) == [
+        ("experiments_job", "2025-06-02"), ("experiments_job", "2025-06-03"), ("feedback_job", "feedback_2")]
+    assert [list(r.partition_keys) for r in first.dynamic_partitions_requests] == [
+        [r.partition_key for r in first.run_requests if r.job_name == "feedback_job"]]
+    assert all(r.tags["rexai/trigger"] == "inbox" for r in first.run_requests)
+    again = tick(defs, instance, "inbox_sensor", cursor=first.cursor)
+    assert isinstance(again, dg.SkipReason)
+
+
+def test_champion_age_schedule_trains_when_there_is_no_champion():
+    layout().ensure()
+    defs, instance = build_definitions(), dg.DagsterInstance.get()  # schedules need a persistent instance
+    schedule = defs.get_schedule_def("champion_age_schedule")
+    moment = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=moment,
+                                   resources=defs.resources) as context:
+        request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.job_name == "retrain_job"
+    assert request.tags["rexai/trigger"] == "no_champion" and request.tags["rexai/retrain"] == "true"
