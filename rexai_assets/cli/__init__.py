@@ -48,8 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 def quiet_libraries() -> None:
     """A command prints its own summary; library chatter (beta notices, store migrations) goes to the logs."""
     import logging
+    import os
     import warnings
 
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # mlflow resets its logger's level when imported
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=r".*(beta|preview|experimental).*")
