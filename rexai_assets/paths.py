@@ -7,6 +7,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from rexai_assets.atomic import write_with
 from rexai_assets.settings import REPO_ROOT
 
 SHIPPED_RAW_DIR = REPO_ROOT / "data" / "raw"
@@ -101,10 +102,9 @@ def seed_raw(target: Path) -> None:
         if source.is_file():
             destination = target / source.relative_to(SHIPPED_RAW_DIR)
             if not destination.exists():
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                tmp = destination.with_name(destination.name + ".tmp")
-                shutil.copyfile(source, tmp)
-                os.replace(tmp, destination)
+                # A private temporary name per writer: processes seeding the same fresh root at once
+                # each publish a complete copy, and the last rename wins with identical bytes.
+                write_with(destination, lambda tmp, source=source: shutil.copyfile(source, tmp))
 
 
 def layout(root: str | Path | None = None) -> DataLayout:

@@ -90,7 +90,9 @@ def test_raw_file_sensor_observes_only_changed_files():
     sensor = defs.get_sensor_def("raw_files_sensor")
     with dg.build_sensor_context(resources=defs.resources) as context:
         first = sensor(context)
-        assert len(first.asset_selection) == len(raw.assets.SOURCE_FILES)
+        from rexai_assets.raw.assets import SOURCE_FILES
+
+        assert len(first.asset_selection) == len(SOURCE_FILES)
         context.update_cursor(context.cursor)
         assert isinstance(sensor(context), dg.SkipReason)
         catalog = layout().raw / "process_catalog.csv"

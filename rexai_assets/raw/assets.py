@@ -177,3 +177,5 @@ CSV_TABLE_ASSETS = [_csv_table_asset(name) for name in
                      "trash_to_gas", "logistics_to_living")]
 
 RAW_ASSETS = [waste_inventory, waste_materials, target_presets, material_datasheets, *CSV_TABLE_ASSETS]
+
+ALL_RAW_ASSETS = [*RAW_SOURCES, *RAW_ASSETS]
