@@ -16,9 +16,9 @@ from rexai_assets.loop.jobs import (EXPERIMENTS_JOB, FEEDBACK_JOB, RETRAIN_JOB, 
                                     feedback_job, retrain_job)
 from rexai_assets.resources import MlflowTracking, RexaiStorage, Warehouse
 
-INBOX_INTERVAL_S = 15
+INBOX_INTERVAL_S = 5
 INBOX_KEY_TAG = "rexai/inbox_key"  # the content a run ingested: `rexai run` skips content already ingested
-RETRAIN_INTERVAL_S = 30
+RETRAIN_INTERVAL_S = 10
 ACTIVE_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                    dg.DagsterRunStatus.STARTED]
 
