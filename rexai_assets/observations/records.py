@@ -270,25 +270,18 @@ def _coerce(frame: pd.DataFrame, kind: RecordKind, problems: _Problems, lines: d
     number_columns = (*TARGETS, "rating") if kind is FEEDBACK else ()
     for column in kind.columns:
         source = frame[column] if column in frame.columns else pd.Series(None, index=frame.index, dtype=object)
-        if column in stamp_columns:
+        if column in stamp_columns or column in number_columns:
+            parse = parse_timestamp if column in stamp_columns else parse_number
             values = []
             for index, value in source.items():
                 try:
-                    values.append(parse_timestamp(value))
+                    values.append(parse(value))
                 except ValueError as exc:
                     problems.add(index, lines[index], column, value, f"{column} {exc}")
                     values.append(None)
-            out[column] = pd.to_datetime(pd.Series(values, index=frame.index, dtype=object), utc=True).astype(
-                "datetime64[ns, UTC]")
-        elif column in number_columns:
-            values = []
-            for index, value in source.items():
-                try:
-                    values.append(parse_number(value))
-                except ValueError as exc:
-                    problems.add(index, lines[index], column, value, f"{column} {exc}")
-                    values.append(None)
-            out[column] = pd.Series(values, index=frame.index, dtype="float64")
+            parsed = pd.Series(values, index=frame.index, dtype=object)
+            out[column] = (pd.to_datetime(parsed, utc=True).astype("datetime64[ns, UTC]") if column in stamp_columns
+                           else parsed.astype("float64"))
         elif column in ("recipe_spec", "raw_measurements"):
             # JSON input may carry the object itself rather than its text.
             out[column] = [v if isinstance(v, (Mapping, list)) else clean_text(v) for v in source]
