@@ -1,5 +1,7 @@
 """The jobs the loop launches: ingestion per inbox partition, and the retrain chain."""
 
+import os
+
 import dagster as dg
 
 from rexai_assets.observations.assets import experiment_partitions, feedback_partitions
@@ -25,3 +27,12 @@ retrain_job = dg.define_asset_job(
     description="Gold dataset, training, evaluation, promotion proposal (applied per policy) and sealed bundle.")
 
 LOOP_JOBS = [experiments_job, feedback_job, retrain_job]
+
+
+def launched_run_config() -> dict:
+    """Run config of the runs the loop launches. On one machine they execute in one process: a retrain has
+    ~22 steps, and a process per step (the default under `dagster dev`) doubles its time on 2 cores. In
+    prod the deployment's executor (one pod per step) decides."""
+    if os.environ.get("REXAI_ENV", "local").lower() == "prod":
+        return {}
+    return {"execution": {"config": {"in_process": {}}}}

@@ -13,7 +13,7 @@ import dagster as dg
 
 from rexai_assets.hashing import sha256_json
 from rexai_assets.loop.jobs import (EXPERIMENTS_JOB, FEEDBACK_JOB, RETRAIN_JOB, RETRAIN_TAG, experiments_job,
-                                    feedback_job, retrain_job)
+                                    feedback_job, launched_run_config, retrain_job)
 from rexai_assets.resources import MlflowTracking, RexaiStorage, Warehouse
 
 INBOX_INTERVAL_S = 5
@@ -31,11 +31,13 @@ def inbox_run_requests(scan, known: dict[str, str]) -> list[dg.RunRequest]:
         content = sha256_json(sorted((f.name, f.sha256) for f in files))
         key = f"experiments:{day}:{content}"
         requests.append(dg.RunRequest(job_name=EXPERIMENTS_JOB, partition_key=day, run_key=key,
+                                      run_config=launched_run_config(),
                                       tags={"rexai/trigger": "inbox", "rexai/files": str(len(files)), INBOX_KEY_TAG: key}))
     by_key = {f.partition_key: f for f in scan.feedback_files}
     for key in scan.new_feedback_keys(known):
         run_key = f"feedback:{key}:{by_key[key].sha256}"
         requests.append(dg.RunRequest(job_name=FEEDBACK_JOB, partition_key=key, run_key=run_key,
+                                      run_config=launched_run_config(),
                                       tags={"rexai/trigger": "inbox", "rexai/files": "1", INBOX_KEY_TAG: run_key}))
     return requests
 
@@ -98,6 +100,7 @@ def retrain_request(instance: dg.DagsterInstance, warehouse: Warehouse, champion
     if not decision.retrain:
         return dg.SkipReason(decision.reason)
     return dg.RunRequest(run_key=f"retrain:{decision.trigger}:{now.isoformat()}", job_name=RETRAIN_JOB,
+                         run_config=launched_run_config(),
                          tags={**decision.tags, RETRAIN_TAG: "true", "rexai/reason": decision.reason})
 
 
