@@ -42,6 +42,7 @@ def test_inbox_sensor_cursor_processes_each_file_once():
     assert [list(r.partition_keys) for r in first.dynamic_partitions_requests] == [
         [r.partition_key for r in first.run_requests if r.job_name == "feedback_job"]]
     assert all(r.tags["rexai/trigger"] == "inbox" for r in first.run_requests)
+    assert all(r.run_config == {"execution": {"config": {"in_process": {}}}} for r in first.run_requests)
     again = tick(defs, instance, "inbox_sensor", cursor=first.cursor)
     assert isinstance(again, dg.SkipReason)
 
@@ -56,3 +57,11 @@ def test_champion_age_schedule_trains_when_there_is_no_champion():
         request = schedule.evaluate_tick(context).run_requests[0]
     assert request.job_name == "retrain_job"
     assert request.tags["rexai/trigger"] == "no_champion" and request.tags["rexai/retrain"] == "true"
+
+
+def test_loop_runs_execute_in_one_process_except_in_prod(monkeypatch):
+    from rexai_assets.loop.jobs import launched_run_config
+
+    assert launched_run_config() == {"execution": {"config": {"in_process": {}}}}
+    monkeypatch.setenv("REXAI_ENV", "prod")
+    assert launched_run_config() == {}
