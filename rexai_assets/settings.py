@@ -87,11 +87,15 @@ def all_config_hashes() -> dict[str, str]:
     return {p.name: config_sha256(p.name) for p in sorted(config_dir().glob("*.yaml"))}
 
 
-def deep_merge(base: dict, update: dict) -> dict:
-    """Merge `update` into `base` in place, recursing into nested mappings; returns `base`."""
+def deep_merge(base: dict, update: dict, existing_only: bool = False) -> dict:
+    """Merge `update` into `base` in place, recursing into nested mappings; returns `base`.
+
+    With `existing_only`, keys `base` lacks are skipped (shrinking a config never adds unknown keys)."""
     for key, value in update.items():
+        if existing_only and key not in base:
+            continue
         if isinstance(value, dict) and isinstance(base.get(key), dict):
-            deep_merge(base[key], value)
+            deep_merge(base[key], value, existing_only)
         else:
             base[key] = value
     return base

@@ -84,8 +84,7 @@ def evaluate_registry_models(gold: Any, mlflow: Any, layout: DataLayout) -> gate
 
 
 def report_metadata(report: gate.EvaluationReport) -> dict[str, Any]:
-    golden = report.metrics[report.metrics["split"] == "golden"]
-    table = golden.pivot_table(index=["slice", "target"], columns="model", values="mae").reset_index()
+    table = report.table("golden")
     return {
         "challenger_version": str(report.challenger_version), "champion_version": str(report.champion_version),
         "golden_mae": dg.MetadataValue.md(table.to_markdown(index=False, floatfmt=".4g")),

@@ -108,17 +108,6 @@ class CheckReport:
         return out
 
 
-def _merge_existing(base: dict, update: dict) -> dict:
-    for key, value in update.items():
-        if key not in base:
-            continue
-        if isinstance(value, dict) and isinstance(base[key], dict):
-            _merge_existing(base[key], value)
-        else:
-            base[key] = value
-    return base
-
-
 def small_config_dir(target: Path, overrides: dict[str, dict[str, Any]] = SMALL_OVERRIDES,
                      source: Path | None = None) -> Path:
     """Copy config/ to `target` and shrink sizes there (the shipped config/ is never touched)."""
@@ -131,7 +120,7 @@ def small_config_dir(target: Path, overrides: dict[str, dict[str, Any]] = SMALL_
         if not path.exists():
             continue
         data = yaml.safe_load(path.read_text()) or {}
-        path.write_text(yaml.safe_dump(_merge_existing(data, values), sort_keys=False))
+        path.write_text(yaml.safe_dump(settings.deep_merge(data, values, existing_only=True), sort_keys=False))
     return target
 
 
