@@ -127,3 +127,41 @@ def small_gold_for_replay():
     from rexai_assets.raw import load_raw_tables
 
     return small_gold(load_raw_tables(SHIPPED_RAW), size=200)
+
+
+def test_serving_commands_leave_the_collector_as_they_found_it(tmp_path, capsys, champion):
+    """`StartUp` turns collection off while a command starts and freezes its start-up objects;
+    an in-process call must give both back, whether the command succeeds or fails."""
+    import gc
+
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert main(["predict", str(write(tmp_path, RECIPES)), "--json"]) == 0
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert main(["recommend", "--target", "Spaceship"]) == 1
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        assert main(["predict", str(write(tmp_path, RECIPES))]) == 0
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
+    capsys.readouterr()
+
+
+def test_serving_commands_do_not_import_dagster(tmp_path):
+    """`rexai recommend` / `rexai predict` resolve the champion in the MLflow registry without loading
+    Dagster (half a second of start-up); the console script exits with the command's code."""
+    import subprocess
+    import sys
+
+    recipes = write(tmp_path, RECIPES)
+    code = ("import sys; from rexai_assets.cli import main; "
+            f"rc = main(['predict', {str(recipes)!r}, '--json']); "
+            "print(rc, 'dagster' in sys.modules, 'mlflow' in sys.modules, file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.stderr.strip().splitlines()[-1] == "0 False True", done.stderr
+    assert json.loads(done.stdout)[0]["source"] == "heuristic"
+
+    done = subprocess.run([sys.executable, "-m", "rexai_assets.cli", "recommend", "--target", "Spaceship"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and done.stderr.startswith("rexai recommend: unknown target 'Spaceship'")

@@ -7,6 +7,7 @@ Heavy libraries (pandas, scikit-learn, mlflow, torch) are imported inside the ha
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from pathlib import Path
@@ -36,6 +37,35 @@ def _scorer() -> Any:
         raise CommandError(str(exc)) from None
 
 
+class StartUp:
+    """Garbage collection paused while a one-shot serving command starts.
+
+    Importing scikit-learn, torch and MLflow and loading the ensemble allocate millions of objects
+    that live as long as the command; the collector walking them again and again while they load
+    costs a good part of a second of `rexai recommend`. Collection is off inside the `with` block
+    until `ready()`, which freezes what is alive so that the scoring runs with collection on (if it
+    was on) but never rescans the start-up objects. On leaving the block the collector is as it was
+    and the frozen objects are released back to it, so calling `main()` in-process, as the tests
+    do, leaves no trace; the console script (`cli.run`) freezes everything once more at exit."""
+
+    def __init__(self) -> None:
+        self.collecting = gc.isenabled()
+
+    def __enter__(self) -> "StartUp":
+        gc.disable()
+        return self
+
+    def ready(self) -> None:
+        gc.freeze()
+        if self.collecting:
+            gc.enable()
+
+    def __exit__(self, *exc_info: object) -> None:
+        gc.unfreeze()
+        if self.collecting:
+            gc.enable()
+
+
 # ---------------------------------------------------------------------------------------------
 # rexai recommend
 
@@ -46,15 +76,17 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
     if args.top is not None and args.top < 1:
         raise CommandError("--top must be at least 1")
-    tables = _tables()
-    names = [str(n) for n in tables.presets["name"]]
-    if args.target not in names:
-        raise CommandError(f"unknown target {args.target!r}; valid targets: {', '.join(names)}")
-    scorer = _scorer()
-    try:
-        rec = rc.recommend(tables, args.target, scorer, top_n=args.top)
-    except (rc.UnknownPreset, ServingError) as exc:
-        raise CommandError(str(exc)) from None
+    with StartUp() as startup:
+        tables = _tables()
+        names = [str(n) for n in tables.presets["name"]]
+        if args.target not in names:
+            raise CommandError(f"unknown target {args.target!r}; valid targets: {', '.join(names)}")
+        scorer = _scorer()
+        startup.ready()
+        try:
+            rec = rc.recommend(tables, args.target, scorer, top_n=args.top)
+        except (rc.UnknownPreset, ServingError) as exc:
+            raise CommandError(str(exc)) from None
     if args.json:
         print(rec.to_json())
         return 0
@@ -129,20 +161,22 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     path = Path(args.recipes)
     raw = read_recipes(path)
-    tables = _tables()
-    catalog = RecipeCatalog.from_frames(tables.inventory, tables.processes)
-    recipes = []
-    for index, obj in enumerate(raw):
+    with StartUp() as startup:
+        tables = _tables()
+        catalog = RecipeCatalog.from_frames(tables.inventory, tables.processes)
+        recipes = []
+        for index, obj in enumerate(raw):
+            try:
+                recipes.append(parse_recipe(obj, catalog))
+            except RecipeError as exc:
+                rid = obj.get("recipe_id") if isinstance(obj, dict) else None
+                raise CommandError(f"{path.name}: recipe {index}{f' ({rid})' if rid else ''}: {exc}") from None
+        scorer = _scorer()
+        startup.ready()
         try:
-            recipes.append(parse_recipe(obj, catalog))
-        except RecipeError as exc:
-            rid = obj.get("recipe_id") if isinstance(obj, dict) else None
-            raise CommandError(f"{path.name}: recipe {index}{f' ({rid})' if rid else ''}: {exc}") from None
-    scorer = _scorer()
-    try:
-        document = predictions_document(recipes, scorer, tables)
-    except ServingError as exc:
-        raise CommandError(str(exc)) from None
+            document = predictions_document(recipes, scorer, tables)
+        except ServingError as exc:
+            raise CommandError(str(exc)) from None
     if args.json:
         print(json.dumps(document, indent=2))
         return 0

@@ -17,6 +17,12 @@ import time
 from pathlib import Path
 
 
+def rexai_command() -> list[str]:
+    """The installed `rexai` console script beside this interpreter (what a user runs), else `-m rexai_assets.cli`."""
+    script = Path(sys.executable).with_name("rexai")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "rexai_assets.cli"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rexai_assets.serving.bench")
     parser.add_argument("--candidates", type=int, default=20000)
@@ -59,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     rc.rank_candidates(ctx, cands, scorer, rc.preset_from_frame(tables.presets, target), cfg)
     print(f"in-process ranking (score + caps + Pareto + top list + drivers): {time.perf_counter() - t0:.3f} s")
     if not args.skip_cli:
-        command = [sys.executable, "-c", "import sys; from rexai_assets.cli import main; sys.exit(main())",
-                   "recommend", "--target", target, "--json"]
+        command = [*rexai_command(), "recommend", "--target", target, "--json"]
         t0 = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
         wall = time.perf_counter() - t0
