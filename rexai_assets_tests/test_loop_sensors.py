@@ -65,3 +65,24 @@ def test_loop_runs_execute_in_one_process_except_in_prod(monkeypatch):
     assert launched_run_config() == {"execution": {"config": {"in_process": {}}}}
     monkeypatch.setenv("REXAI_ENV", "prod")
     assert launched_run_config() == {}
+
+
+def test_loop_sensors_tick_on_every_daemon_loop_and_runs_leave_the_queue_quickly(tmp_path):
+    """The loop's latency budget: the daemon's sensor loop starts at most every 5 s (Dagster's
+    MIN_INTERVAL_LOOP_TIME), so a minimum interval not below it skips every other loop; the local
+    instance dequeues runs every second instead of every 5 s, and keeps an existing dagster.yaml."""
+    from dagster._daemon.sensor import MIN_INTERVAL_LOOP_TIME
+
+    from rexai_assets.ops.devserver import write_instance_yaml
+
+    defs = build_definitions()
+    for name in ("inbox_sensor", "retrain_trigger_sensor"):
+        assert defs.get_sensor_def(name).minimum_interval_seconds < MIN_INTERVAL_LOOP_TIME
+    home = tmp_path / "home"
+    write_instance_yaml(home)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert instance.run_coordinator.dequeue_interval_seconds == 1
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    write_instance_yaml(home)
+    assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"

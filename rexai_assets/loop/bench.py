@@ -3,9 +3,10 @@
     python -m rexai_assets.loop.bench [--rows 200] [--timeout 900] [--keep]
 
 Bootstraps a temporary data root with `rexai run` (champion v1, not timed), starts `dagster dev` on a
-free local port with its sensors RUNNING, drops one experiment file of trusted lab results that
+free local port with its sensors RUNNING, waits for the daemon's first inbox tick, drops one experiment file of trusted lab results that
 differ from the bootstrap simulator, and polls until the champion alias moves. Prints the seconds to
-each stage: ingestion run finished, retrain run started, proposal recorded, new champion.
+each stage (ingestion run finished, retrain run started, proposal recorded, new champion), then when
+each run was requested, started and finished and its slowest steps.
 
 A crew feedback file alone never makes a new champion, by design: feedback is untrusted, never enters
 the golden set and cannot vouch for itself, so this benchmark lands lab results, the data that can.
@@ -37,6 +38,39 @@ def habitat_labels(features):
                          "tightness": np.clip(0.8 * sim["tightness"] - 0.04, 0, 1),
                          "energy_kwh": 1.35 * sim["energy_kwh"] + 0.08, "water_l": 1.5 * sim["water_l"] + 0.02,
                          "crew_min": 1.3 * sim["crew_min"] + 1.5})
+
+
+def wait_for_first_tick(instance, sensor_name: str, timeout_s: float) -> bool:
+    """Wait until the daemon has evaluated `sensor_name` once: in service the daemon has long been running
+    when a file lands, so its start-up is not part of the loop's latency."""
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        for state in instance.all_instigator_state():
+            if state.instigator_name == sensor_name and instance.get_ticks(state.instigator_origin_id,
+                                                                           state.selector_id, limit=1):
+                return True
+        time.sleep(0.5)
+    return False
+
+
+def run_timeline(instance, job_name: str, landed: datetime) -> str:
+    """When the first run of `job_name` since `landed` was requested, started and finished (s after landing),
+    and its slowest steps: where the loop's seconds go."""
+    import dagster as dg
+
+    records = instance.get_run_records(dg.RunsFilter(job_name=job_name, created_after=landed), limit=1,
+                                       ascending=True)
+    if not records:
+        return f"{job_name}: no run"
+    record, zero = records[0], landed.timestamp()
+    marks = [("requested", record.create_timestamp.timestamp()), ("started", record.start_time),
+             ("finished", record.end_time)]
+    line = ", ".join(f"{name} {at - zero:.1f}" for name, at in marks if at)
+    stats = instance.get_run_step_stats(record.dagster_run.run_id)
+    steps = sorted(((s.step_key, s.end_time - s.start_time) for s in stats if s.start_time and s.end_time),
+                   key=lambda item: -item[1])
+    slowest = ", ".join(f"{key} {seconds:.1f}" for key, seconds in steps[:8])
+    return f"{job_name}: {line} s; {len(steps)} steps, slowest (s): {slowest}"
 
 
 def run(rows: int, timeout_s: float, keep: bool) -> int:
@@ -80,14 +114,19 @@ def run(rows: int, timeout_s: float, keep: bool) -> int:
     records = experiment_records(recipes, labels, utc_today() - timedelta(days=1), per_day=rows, prefix="bench")
 
     with dagster_dev(data.root, Path(os.environ["DAGSTER_HOME"])) as server:
-        print(f"dagster dev up on {server.url}; dropping {rows} lab results into the inbox")
+        import dagster as dg
+
+        instance = dg.DagsterInstance.get()
+        warm_up = time.perf_counter()
+        if not wait_for_first_tick(instance, "inbox_sensor", timeout_s=120):
+            print("the daemon never evaluated inbox_sensor within 120 s")
+            return 1
+        print(f"dagster dev up on {server.url}; its daemon ticked inbox_sensor {time.perf_counter() - warm_up:.1f} s "
+              f"after the UI answered (not timed); dropping {rows} lab results into the inbox")
         t0 = time.perf_counter()
         landed = datetime.now(timezone.utc)
         write_experiments(data, records)
         marks: dict[str, float] = {}
-        import dagster as dg
-
-        instance = dg.DagsterInstance.get()
         while time.perf_counter() - t0 < timeout_s:
             now = time.perf_counter() - t0
             if "ingested" not in marks and instance.get_runs_count(dg.RunsFilter(
@@ -107,8 +146,10 @@ def run(rows: int, timeout_s: float, keep: bool) -> int:
             if "proposal" in marks and latest[0].status != "PROMOTED":
                 break
             time.sleep(1.0)
+        timelines = [run_timeline(instance, job, landed) for job in ("experiments_job", "retrain_job")]
     for stage, seconds in marks.items():
         print(f"{stage:16} {seconds:7.1f} s")
+    print(*timelines, sep="\n")
     if "new champion" not in marks:
         print(f"no new champion within {timeout_s:.0f} s")
     print(f"target: new champion <= 60 s; measured: "
