@@ -23,6 +23,14 @@ class RexaiStorage(dg.ConfigurableResource):
         return layout(self.data_root).ensure()
 
 
+# Op tag of every step that opens the warehouse. DuckDB lets one process write a file and no other
+# process open it meanwhile, so a deployment that runs steps in parallel (the k8s executor) limits
+# this key to one step at a time; on one machine `Warehouse.connect` waits for the lock instead.
+WAREHOUSE_TAG = "rexai/warehouse"
+WAREHOUSE_WRITE = {WAREHOUSE_TAG: "write"}
+WAREHOUSE_READ = {WAREHOUSE_TAG: "read"}
+
+
 class Warehouse(dg.ConfigurableResource):
     """The embedded DuckDB warehouse; connections retry while another process holds the file lock."""
 

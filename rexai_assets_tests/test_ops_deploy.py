@@ -94,6 +94,33 @@ def test_k8s_executor_sizes_every_asset_op(data_root: Path):
     assert job.executor_def.name == "rexai_k8s"
 
 
+def test_every_step_that_opens_the_warehouse_is_serialised_on_k8s(data_root: Path):
+    """DuckDB: while one process writes the file no other may open it. Every op that needs the
+    `warehouse` resource carries the `rexai/warehouse` tag (`write` when it materialises a DuckDB
+    table), and the k8s executor runs steps with that tag one at a time."""
+    from rexai_assets.definitions import build_definitions
+    from rexai_assets.ops.k8s import executor_config
+    from rexai_assets.resources import WAREHOUSE_TAG
+
+    base = build_definitions()
+    nodes = {}
+    for job in base.resolve_all_job_defs():
+        for node in job.graph.iterate_op_defs():
+            nodes[node.name] = node
+    users = {name: node for name, node in nodes.items() if "warehouse" in node.required_resource_keys}
+    assert {"experiment_runs", "crew_feedback", "gold_dataset", "promotion_proposal", "model_bundle",
+            "apply_review"} <= set(users)
+    writers = {a.node_def.name for a in base.assets if isinstance(a, dg.AssetsDefinition) and a.is_executable
+               and any("duckdb" in kinds for kinds in (spec.kinds for spec in a.specs))}
+    assert {"experiment_runs", "gold_dataset", "promotion_proposal"} <= writers
+    for name, node in users.items():
+        expected = {"write"} if name in writers or name == "apply_review" else {"read", "write"}
+        assert node.tags.get(WAREHOUSE_TAG) in expected, f"{name} opens the warehouse but is tagged {node.tags}"
+    assert {"key": WAREHOUSE_TAG, "limit": 1} in executor_config(base)["tag_concurrency_limits"]
+    excerpt = yaml.safe_load((DEPLOY / "k8s" / "executor.yaml").read_text())["execution"]["config"]
+    assert {"key": WAREHOUSE_TAG, "limit": 1} in excerpt["tag_concurrency_limits"]
+
+
 def test_mlflow_server_script_is_valid_bash_and_uses_postgres_and_object_storage():
     script = DEPLOY / "mlflow" / "run_mlflow_server.sh"
     subprocess.run(["bash", "-n", str(script)], check=True)

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from rexai_assets.resources import MlflowTracking, RexaiStorage, Warehouse
+from rexai_assets.resources import WAREHOUSE_WRITE, MlflowTracking, RexaiStorage, Warehouse
 
 GROUP = "evaluation"
 
@@ -18,7 +18,7 @@ def model_evaluation(context: dg.AssetExecutionContext, gold_dataset, storage: R
     return dg.Output(report, metadata=report_metadata(report))
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "mlflow"})
+@dg.asset(group_name=GROUP, kinds={"duckdb", "mlflow"}, op_tags=WAREHOUSE_WRITE)
 def promotion_proposal(context: dg.AssetExecutionContext, model_evaluation, storage: RexaiStorage,
                        warehouse: Warehouse, mlflow: MlflowTracking) -> dg.Output:
     """PROMOTE / REVIEW / REJECT for the challenger with each criterion's numbers; applied at once per policy."""

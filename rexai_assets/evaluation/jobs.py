@@ -4,7 +4,7 @@ from typing import Literal
 
 import dagster as dg
 
-from rexai_assets.resources import MlflowTracking, RexaiStorage, Warehouse
+from rexai_assets.resources import WAREHOUSE_WRITE, MlflowTracking, RexaiStorage, Warehouse
 
 
 class ReviewDecision(dg.Config):
@@ -16,7 +16,8 @@ class ReviewDecision(dg.Config):
     notes: str = ""
 
 
-@dg.op(description="Apply a reviewer's approve / reject decision to a pending promotion proposal.")
+@dg.op(description="Apply a reviewer's approve / reject decision to a pending promotion proposal.",
+       tags=WAREHOUSE_WRITE)
 def apply_review(context: dg.OpExecutionContext, config: ReviewDecision, storage: RexaiStorage,
                  warehouse: Warehouse, mlflow: MlflowTracking) -> dict:
     from rexai_assets.evaluation.promotion import PromotionError, build_desk

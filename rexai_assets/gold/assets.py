@@ -8,7 +8,7 @@ import pandas as pd
 
 import dagster as dg
 
-from rexai_assets.resources import RexaiStorage, Warehouse
+from rexai_assets.resources import WAREHOUSE_WRITE, RexaiStorage, Warehouse
 
 GROUP = "gold"
 # The observation assets are defined (and partitioned) by the observations layer; the gold dataset
@@ -26,7 +26,7 @@ def raw_tables(waste_inventory: pd.DataFrame, waste_materials: pd.DataFrame, pro
                      presets=pd.DataFrame())
 
 
-@dg.asset(group_name=GROUP, kinds={"pandas", "duckdb", "parquet"})
+@dg.asset(group_name=GROUP, kinds={"pandas", "duckdb", "parquet"}, op_tags=WAREHOUSE_WRITE)
 def recipe_candidates_pool(context: dg.AssetExecutionContext, storage: RexaiStorage, warehouse: Warehouse,
                            waste_inventory: pd.DataFrame, waste_materials: pd.DataFrame,
                            process_catalog: pd.DataFrame, mgs1_oxides: pd.DataFrame, mgs1_properties: pd.DataFrame,
@@ -52,7 +52,8 @@ def recipe_candidates_pool(context: dg.AssetExecutionContext, storage: RexaiStor
     })
 
 
-@dg.asset(group_name=GROUP, kinds={"pandas", "duckdb", "parquet"}, deps=OBSERVATION_ASSETS)
+@dg.asset(group_name=GROUP, kinds={"pandas", "duckdb", "parquet"}, deps=OBSERVATION_ASSETS,
+          op_tags=WAREHOUSE_WRITE)
 def gold_dataset(context: dg.AssetExecutionContext, storage: RexaiStorage, warehouse: Warehouse,
                  recipe_candidates_pool: pd.DataFrame, waste_inventory: pd.DataFrame, waste_materials: pd.DataFrame,
                  process_catalog: pd.DataFrame, mgs1_oxides: pd.DataFrame, mgs1_properties: pd.DataFrame,

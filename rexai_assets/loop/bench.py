@@ -3,8 +3,9 @@
     python -m rexai_assets.loop.bench [--rows 200] [--timeout 900] [--keep]
 
 Bootstraps a temporary data root with `rexai run` (champion v1, not timed), starts `dagster dev` on a
-free local port with its sensors RUNNING, waits for the daemon's first inbox tick, drops one experiment file of trusted lab results that
-differ from the bootstrap simulator, and polls until the champion alias moves. Prints the seconds to
+free local port with its sensors RUNNING, waits for the daemon's first inbox tick, drops one experiment
+file of trusted lab results that differ from the bootstrap simulator, and polls until the champion
+alias moves. Prints the seconds to
 each stage (ingestion run finished, retrain run started, proposal recorded, new champion), then when
 each run was requested, started and finished and its slowest steps.
 
@@ -76,11 +77,23 @@ def run_timeline(instance, job_name: str, landed: datetime) -> str:
 def run(rows: int, timeout_s: float, keep: bool) -> int:
     import shutil
 
+    base = Path(tempfile.mkdtemp(prefix="rexai-loop-bench-"))
+    try:
+        return measure(base, rows, timeout_s)
+    finally:
+        if keep:
+            print(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def measure(base: Path, rows: int, timeout_s: float) -> int:
+    import shutil
+
     import yaml
 
     from rexai_assets.settings import config_dir
 
-    base = Path(tempfile.mkdtemp(prefix="rexai-loop-bench-"))
     os.environ["REXAI_DATA_ROOT"] = str(base / "data")
     os.environ["DAGSTER_HOME"] = str(base / "dagster_home")
     # Default settings but the cooldown: the untimed bootstrap retrain a moment ago would otherwise hold
@@ -154,8 +167,6 @@ def run(rows: int, timeout_s: float, keep: bool) -> int:
         print(f"no new champion within {timeout_s:.0f} s")
     print(f"target: new champion <= 60 s; measured: "
           f"{marks['new champion']:.1f} s" if "new champion" in marks else "target: new champion <= 60 s; not reached")
-    if not keep:
-        shutil.rmtree(base, ignore_errors=True)
     return 0 if "new champion" in marks else 1
 
 

@@ -17,7 +17,7 @@ import dagster as dg
 import pandas as pd
 
 from rexai_assets.observations.records import EXPERIMENTS_START_DATE
-from rexai_assets.resources import RexaiStorage, Warehouse
+from rexai_assets.resources import WAREHOUSE_READ, WAREHOUSE_WRITE, RexaiStorage, Warehouse
 
 GROUP = "observations"
 KINDS = {"duckdb", "parquet"}
@@ -53,7 +53,7 @@ def _catalog(waste_inventory: pd.DataFrame, process_catalog: pd.DataFrame) -> An
     return RecipeCatalog.from_frames(waste_inventory, process_catalog)
 
 
-@dg.asset(partitions_def=experiment_partitions, group_name=GROUP, kinds=KINDS)
+@dg.asset(partitions_def=experiment_partitions, group_name=GROUP, kinds=KINDS, op_tags=WAREHOUSE_WRITE)
 def experiment_runs(context: dg.AssetExecutionContext, storage: RexaiStorage, warehouse: Warehouse,
                     waste_inventory: pd.DataFrame, process_catalog: pd.DataFrame) -> dg.Output[dict]:
     """Lab, simulator and field experiments of one day, validated, PII-scrubbed and upserted into the warehouse."""
@@ -64,7 +64,7 @@ def experiment_runs(context: dg.AssetExecutionContext, storage: RexaiStorage, wa
     return _output(context, report)
 
 
-@dg.asset(partitions_def=feedback_partitions, group_name=GROUP, kinds=KINDS)
+@dg.asset(partitions_def=feedback_partitions, group_name=GROUP, kinds=KINDS, op_tags=WAREHOUSE_WRITE)
 def crew_feedback(context: dg.AssetExecutionContext, storage: RexaiStorage, warehouse: Warehouse,
                   waste_inventory: pd.DataFrame, process_catalog: pd.DataFrame) -> dg.Output[dict]:
     """One crew feedback file, validated, PII-scrubbed and upserted into the warehouse."""
@@ -97,25 +97,25 @@ def _contract_check_result(warehouse: Warehouse, kind: str) -> dg.AssetCheckResu
     return dg.AssetCheckResult(passed=not problems, metadata={"problems": dg.MetadataValue.json(problems)})
 
 
-@dg.asset_check(asset=experiment_runs, blocking=True)
+@dg.asset_check(asset=experiment_runs, blocking=True, op_tags=WAREHOUSE_READ)
 def experiment_runs_pii_free(warehouse: Warehouse) -> dg.AssetCheckResult:
     """No e-mail, phone number or blocklisted name in any text column of the observations tables."""
     return _pii_check_result(warehouse)
 
 
-@dg.asset_check(asset=crew_feedback, blocking=True)
+@dg.asset_check(asset=crew_feedback, blocking=True, op_tags=WAREHOUSE_READ)
 def crew_feedback_pii_free(warehouse: Warehouse) -> dg.AssetCheckResult:
     """No e-mail, phone number or blocklisted name in any text column of the observations tables."""
     return _pii_check_result(warehouse)
 
 
-@dg.asset_check(asset=experiment_runs, blocking=True)
+@dg.asset_check(asset=experiment_runs, blocking=True, op_tags=WAREHOUSE_READ)
 def experiment_measurements_contract(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Experiment rows of observations.measurements are labelled, in range and fully specified."""
     return _contract_check_result(warehouse, "experiment")
 
 
-@dg.asset_check(asset=crew_feedback, blocking=True)
+@dg.asset_check(asset=crew_feedback, blocking=True, op_tags=WAREHOUSE_READ)
 def feedback_measurements_contract(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Feedback rows of observations.measurements are labelled, in range and fully specified."""
     return _contract_check_result(warehouse, "feedback")

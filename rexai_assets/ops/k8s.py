@@ -13,6 +13,8 @@ from typing import Any
 
 import dagster as dg
 
+from rexai_assets.resources import WAREHOUSE_TAG
+
 # (cpu request, memory request, memory limit) per asset group; steps of other groups and check
 # steps get DEFAULT_POD.
 GROUP_PODS: dict[str, tuple[str, str, str]] = {
@@ -24,7 +26,6 @@ GROUP_PODS: dict[str, tuple[str, str, str]] = {
     "serving": ("1", "2Gi", "4Gi"),
 }
 DEFAULT_POD = ("250m", "512Mi", "1Gi")
-WAREHOUSE_TAG = "rexai/warehouse"
 
 
 def pod_config(cpu: str, memory: str, memory_limit: str | None = None) -> dict[str, Any]:
@@ -70,9 +71,10 @@ def executor_config(defs: dg.Definitions) -> dict[str, Any]:
         "max_concurrent": int(os.environ.get("REXAI_K8S_MAX_CONCURRENT", "4")),
         "env_config_maps": ["rexai-env"],
         "env_secrets": ["rexai-secrets"],
-        # Steps that write the DuckDB warehouse (op tag rexai/warehouse=write) run one at a time:
-        # DuckDB has one writer per file, and file locks on shared volumes are not to be trusted.
-        "tag_concurrency_limits": [{"key": WAREHOUSE_TAG, "value": "write", "limit": 1}],
+        # Steps that open the DuckDB warehouse (op tag rexai/warehouse, read or write) run one at a time:
+        # while one process writes the file no other may open it, and file locks on shared volumes
+        # are not to be trusted.
+        "tag_concurrency_limits": [{"key": WAREHOUSE_TAG, "limit": 1}],
         "step_k8s_config": pod_config(*DEFAULT_POD),
         "per_step_k8s_config": per_step_pods(defs),
     }

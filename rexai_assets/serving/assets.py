@@ -17,7 +17,7 @@ import pandas as pd
 
 import dagster as dg
 
-from rexai_assets.resources import MlflowTracking, RexaiStorage, Warehouse
+from rexai_assets.resources import WAREHOUSE_READ, MlflowTracking, RexaiStorage, Warehouse
 
 SERVING, EVALUATION = "serving", "evaluation"
 PRESET_PARTITIONS = "target_presets"
@@ -83,7 +83,7 @@ def _gold_lineage_lookup(warehouse: Warehouse):
 # model_bundle
 
 
-@dg.asset(group_name=SERVING, kinds={"zip", "mlflow"}, deps=[PROMOTION])
+@dg.asset(group_name=SERVING, kinds={"zip", "mlflow"}, deps=[PROMOTION], op_tags=WAREHOUSE_READ)
 def model_bundle(context: dg.AssetExecutionContext, storage: RexaiStorage, mlflow: MlflowTracking,
                  warehouse: Warehouse, gold_dataset) -> dg.Output[dict]:
     """Sealed, byte-reproducible ZIP of the champion (or the version pinned in config/bundle.yaml) with lineage and a replay sample."""
