@@ -165,3 +165,17 @@ def test_serving_commands_do_not_import_dagster(tmp_path):
     done = subprocess.run([sys.executable, "-m", "rexai_assets.cli", "recommend", "--target", "Spaceship"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 1 and done.stderr.startswith("rexai recommend: unknown target 'Spaceship'")
+
+
+@pytest.mark.parametrize("command", [["predict", "RECIPES", "--json"], ["status"]])
+def test_console_script_exits_quietly(tmp_path, command):
+    """Only the one-shot serving commands skip the collector's last pass at exit; a command that
+    opened DuckDB (nanobind) must shut down normally, or DuckDB prints a leak report on stderr."""
+    import subprocess
+    import sys
+
+    argv = [str(write(tmp_path, RECIPES)) if part == "RECIPES" else part for part in command]
+    done = subprocess.run([sys.executable, "-m", "rexai_assets.cli", *argv], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "leak" not in done.stderr and "nanobind" not in done.stderr, done.stderr

@@ -55,26 +55,33 @@ def quiet_libraries() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    return dispatch(argv)[0]
+
+
+def dispatch(argv: Sequence[str] | None = None) -> tuple[int, argparse.Namespace]:
+    """Parse `argv`, run the command's handler; (exit code, parsed arguments)."""
     quiet_libraries()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        return int(args.handler(args) or 0), args
     except CommandError as exc:
         print(f"rexai {args.command}: {exc}", file=sys.stderr)
-        return exc.code
+        return exc.code, args
     except KeyboardInterrupt:
-        return 130
+        return 130, args
 
 
 def run() -> None:
-    """The `rexai` console script: `main()`, then exit with its code.
+    """The `rexai` console script: run the command, then exit with its code.
 
-    The process ends here, so everything still alive is frozen out of the garbage collector first:
-    interpreter shutdown would otherwise walk the millions of objects that scikit-learn, torch and
-    MLflow allocate (most of a second) only to free memory the operating system reclaims anyway.
-    `atexit` handlers still run and open files are still flushed."""
-    code = main()
-    gc.freeze()
+    A one-shot serving command (its parser sets `skip_final_collection`) ends here, so what is still
+    alive is frozen out of the garbage collector first: interpreter shutdown would otherwise walk
+    the millions of objects that scikit-learn, torch and MLflow allocate (most of a second) only to
+    free memory the operating system reclaims anyway. `atexit` handlers still run and open files are
+    still flushed. Other commands keep the normal shutdown: extension modules built with nanobind
+    (DuckDB) report every object of theirs left uncollected at exit as a leak."""
+    code, args = dispatch()
+    if getattr(args, "skip_final_collection", False):
+        gc.freeze()
     sys.exit(code)
-

@@ -46,7 +46,8 @@ class StartUp:
     until `ready()`, which freezes what is alive so that the scoring runs with collection on (if it
     was on) but never rescans the start-up objects. On leaving the block the collector is as it was
     and the frozen objects are released back to it, so calling `main()` in-process, as the tests
-    do, leaves no trace; the console script (`cli.run`) freezes everything once more at exit."""
+    do, leaves no trace; for these commands the console script (`cli.run`) freezes everything once
+    more at exit."""
 
     def __init__(self) -> None:
         self.collecting = gc.isenabled()
@@ -213,12 +214,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rec.add_argument("--target", required=True, help="preset name from raw/targets_presets.json")
     rec.add_argument("--top", type=int, default=None, help="length of the ranked list (default: config/serving.yaml)")
     rec.add_argument("--json", action="store_true", help="print JSON")
-    rec.set_defaults(handler=cmd_recommend)
+    rec.set_defaults(handler=cmd_recommend, skip_final_collection=True)
 
     pred = subparsers.add_parser("predict", help="predictions with 95 %% intervals for a JSON list of recipes")
     pred.add_argument("recipes", metavar="RECIPES.json")
     pred.add_argument("--json", action="store_true", help="print JSON")
-    pred.set_defaults(handler=cmd_predict)
+    pred.set_defaults(handler=cmd_predict, skip_final_collection=True)
 
     verify = subparsers.add_parser("verify-bundle", help="exit 0 only for an intact, loadable bundle")
     verify.add_argument("path", metavar="PATH")
