@@ -155,3 +155,27 @@ def test_target_without_labels_is_a_clear_error(gold, small_cfg):
     Y[:, 2] = np.nan
     with pytest.raises(ValueError, match="energy_kwh"):
         fit_forest(X, Y, W, tuple(gold.target_names), small_cfg.forest, seed=1)
+
+
+def test_torch_members_pickle_their_weights_not_their_network(gold, small_cfg):
+    """Both torch members build their network once, on first use, and pickle without it (the IO
+    manager stores members between steps); the copy rebuilds the same network from the weights."""
+    import pickle
+
+    from rexai_assets.models.torch_models import fit_autoencoder
+
+    X, Y, W = gold.X("train"), gold.Y("train"), gold.W("train")
+    Xv = gold.X("val")[:50]
+    transformer = fit_tab_transformer(X, Y, W, tuple(gold.target_names),
+                                      small_cfg.tab_transformer.model_copy(update={"epochs": 1}), seed=3)
+    autoencoder = fit_autoencoder(X, small_cfg.autoencoder.model_copy(update={"epochs": 1}), seed=3)
+    networks = {"tab_transformer": "TabTransformerNet", "autoencoder": "AutoencoderNet"}
+    for member, score in ((transformer, transformer.predict), (autoencoder, autoencoder.novelty)):
+        first = score(Xv)
+        built = member._module
+        assert type(built).__name__ == networks[member.name]
+        score(Xv)
+        assert member._module is built  # kept, not rebuilt per call
+        copy = pickle.loads(pickle.dumps(member))
+        assert "_module" not in copy.__dict__
+        assert np.array_equal(getattr(copy, score.__name__)(Xv), first)

@@ -137,8 +137,30 @@ def _decaying_lr(torch: Any, optimiser: Any, total_steps: int) -> Any:
     return torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: max(0.1, 1.0 - step / max(total_steps, 1)))
 
 
+class TorchMember:
+    """What both torch members share: the network of kind `self.name`, rebuilt from `self.weights` on
+    first use and kept for later calls, but never pickled (the weights are the state)."""
+
+    name: str
+    hparams: dict
+    weights: dict[str, np.ndarray]
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_module", None)
+        return state
+
+    def _net(self, torch: Any) -> Any:
+        if getattr(self, "_module", None) is None:
+            net = _networks()[self.name](**self.hparams)
+            net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in self.weights.items()})
+            net.eval()
+            self._module = net
+        return self._module
+
+
 @dataclass
-class TabTransformerMember:
+class TabTransformerMember(TorchMember):
     target_names: tuple[str, ...]
     hparams: dict
     x_mean: np.ndarray
@@ -151,19 +173,6 @@ class TabTransformerMember:
     history: list[float] = field(default_factory=list, compare=False)
     train_seconds: float = field(default=0.0, compare=False)
     name: str = "tab_transformer"
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state.pop("_module", None)
-        return state
-
-    def _net(self, torch: Any) -> Any:
-        if getattr(self, "_module", None) is None:
-            net = _networks()["tab_transformer"](**self.hparams)
-            net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in self.weights.items()})
-            net.eval()
-            self._module = net
-        return self._module
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         Xn = ((np.asarray(X, dtype=float) - self.x_mean) / self.x_std).astype(np.float32)
@@ -246,7 +255,7 @@ def fit_tab_transformer(X: np.ndarray, Y: np.ndarray, W: np.ndarray, target_name
 
 
 @dataclass
-class AutoencoderMember:
+class AutoencoderMember(TorchMember):
     """Latent vector per recipe and reconstruction error (mean squared, standardised features) as novelty."""
 
     hparams: dict
@@ -258,16 +267,6 @@ class AutoencoderMember:
     history: list[float] = field(default_factory=list, compare=False)
     train_seconds: float = field(default=0.0, compare=False)
     name: str = "autoencoder"
-
-    __getstate__ = TabTransformerMember.__getstate__
-
-    def _net(self, torch: Any) -> Any:
-        if getattr(self, "_module", None) is None:
-            net = _networks()["autoencoder"](**self.hparams)
-            net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in self.weights.items()})
-            net.eval()
-            self._module = net
-        return self._module
 
     def _run(self, X: np.ndarray, what: str) -> np.ndarray:
         Xn = ((np.asarray(X, dtype=float) - self.x_mean) / self.x_std).astype(np.float32)
