@@ -25,6 +25,13 @@ def ensure_dagster_home() -> Path:
     return home
 
 
+# Checks on the challenger that the gate repeats as criteria: when they fail and the run went on to a
+# proposal, that proposal is a REJECT with their numbers, so the failure is a decision, not an error.
+DECISION_CHECKS = frozenset({"rexai_regressor:rexai_regressor_interval_coverage",
+                             "rexai_regressor:rexai_regressor_beats_heuristic"})
+PROPOSAL_ASSET = "promotion_proposal"
+
+
 @dataclass
 class StepOutcome:
     job: str
@@ -34,6 +41,7 @@ class StepOutcome:
     materialized: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
     error: str | None = None
+    decided_checks: list[str] = field(default_factory=list)  # failed, and turned into a REJECT by the gate
 
     def line(self) -> str:
         where = f"{self.job}[{self.partition}]" if self.partition else self.job
@@ -41,6 +49,8 @@ class StepOutcome:
         detail = f"{len(self.materialized)} asset(s)"
         if self.failed_checks:
             detail += f", failed checks: {', '.join(self.failed_checks)}"
+        if self.decided_checks:
+            detail += f", challenger failed: {', '.join(c.split(':')[-1] for c in self.decided_checks)} (see the proposal)"
         if self.error:
             detail += f" — {self.error}"
         return f"{status:6} {where}: {detail}"
@@ -66,8 +76,10 @@ def run_job(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance,
     materialized = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
     failed = sorted(f"{e.asset_key.to_user_string()}:{e.check_name}"
                     for e in result.get_asset_check_evaluations() if not e.passed)
-    return StepOutcome(job_name, partition_key, result.success, result.run_id, materialized, failed,
-                       None if result.success else first_error(result))
+    decided = [c for c in failed if c in DECISION_CHECKS and PROPOSAL_ASSET in materialized]
+    return StepOutcome(job_name, partition_key, result.success, result.run_id, materialized,
+                       [c for c in failed if c not in decided], None if result.success else first_error(result),
+                       decided)
 
 
 @dataclass
@@ -139,13 +151,17 @@ def run_platform(defs: dg.Definitions | None = None, instance: dg.DagsterInstanc
 def platform_summary(data: Any, instance: dg.DagsterInstance) -> dict[str, Any]:
     """What a person wants to see after a run: the champion, the last proposal, where things are."""
     summary: dict[str, Any] = {"data_root": str(data.root), "dagster_home": os.environ.get("DAGSTER_HOME")}
-    proposal = instance.get_latest_materialization_event(dg.AssetKey("promotion_proposal"))
+    proposal = instance.get_latest_materialization_event(dg.AssetKey(PROPOSAL_ASSET))
     if proposal is not None:
-        meta = proposal.asset_materialization.metadata
-        summary["last_proposal"] = " ".join(str(meta[k].value) for k in ("proposal_id", "recommendation", "status")
+        meta = {k: v.value for k, v in proposal.asset_materialization.metadata.items()}
+        summary["last_proposal"] = " ".join(str(meta[k]) for k in ("proposal_id", "recommendation", "status")
                                             if k in meta)
+        if meta.get("recommendation") == "REJECT":
+            summary["decision"] = rejected_line(meta)
         if "champion_after" in meta:
-            summary["champion"] = f"v{meta['champion_after'].value}"
+            summary["champion"] = f"v{meta['champion_after']}"
+        if meta.get("calibrated_on"):
+            summary["challenger_intervals"] = calibration_line(meta["calibrated_on"])
     bundles = sorted(data.bundles.glob("*.zip"), key=lambda p: p.stat().st_mtime)
     if bundles:
         summary["bundle"] = str(bundles[-1])
@@ -153,3 +169,18 @@ def platform_summary(data: Any, instance: dg.DagsterInstance) -> dict[str, Any]:
     summary["mlflow"] = str(data.mlflow)
     summary["rejected_rows_log"] = str(data.ingestion_errors)
     return summary
+
+
+def rejected_line(meta: dict[str, Any]) -> str:
+    """`challenger vN REJECTED: <first failed criterion> (+k more)` from a proposal's metadata."""
+    failed = list(meta.get("failed") or [])
+    reason = failed[0] + (f" (+{len(failed) - 1} more)" if len(failed) > 1 else "") if failed else "see the proposal"
+    return f"challenger v{meta.get('challenger_version', '?')} REJECTED: {reason}"
+
+
+def calibration_line(calibrated_on: dict[str, str]) -> str:
+    """Which targets' intervals are calibrated on measurements and which on simulation only."""
+    by_source: dict[str, list[str]] = {}
+    for target, source in calibrated_on.items():
+        by_source.setdefault(source, []).append(target)
+    return "; ".join(f"{source} ({', '.join(targets)})" for source, targets in sorted(by_source.items()))

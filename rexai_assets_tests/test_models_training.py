@@ -93,7 +93,7 @@ def test_save_load_round_trip(trained, gold, tmp_path):
     assert loaded.metadata["model_hash"] == model_hash
     # Flipping one byte of an artefact changes the hash.
     path = tmp_path / "model" / "ensemble.json"
-    path.write_text(path.read_text().replace('"format_version":1', '"format_version":1 '))
+    path.write_text(path.read_text().replace('"format_version":2', '"format_version":2 '))
     assert TrainedEnsemble.load(tmp_path / "model").model_hash != model_hash
 
 

@@ -91,19 +91,78 @@ def test_small_profile_shrinks_models(config_override):
     assert models_config("default").forest.n_estimators > cfg.forest.n_estimators
 
 
-def test_coverage_check_bounds_and_sampling_margin():
-    from rexai_assets.models.checks import coverage_problems, heuristic_problems
+def test_small_profile_may_not_touch_intervals_or_checks(config_override):
+    config_override("models.yaml", {"profile": "small", "profiles": {"small": {"intervals": {"min_measured_rows": 5}}}})
+    with pytest.raises(Exception, match="may only shrink model sizes"):
+        models_config()
 
-    meta = {"coverage_target": 0.95, "coverage": {"val": {"a": 0.95, "b": 0.985, "c": 0.89}},
-            "metrics": {"ensemble": {"val": {"a": {"n": 120}, "b": {"n": 120}, "c": {"n": 2000}}}}}
-    problems, detail = coverage_problems(meta, 0.90, 0.98)
-    assert [p.split(":")[0] for p in problems] == ["b", "c"]
-    # Two standard errors at n=120 (0.02 each) absorb b's 0.985; c (n=2000, se 0.005) still fails.
-    problems, detail = coverage_problems(meta, 0.90, 0.98, margin_sd=2.0)
+
+def _meta(golden_measured_n: int, coverage: dict[str, float], n: int) -> dict:
+    split = "golden_measured" if golden_measured_n else "golden_simulated"
+    entries = {t: {"n": n, "coverage": c} for t, c in coverage.items()}
+    metrics = {split: entries}
+    if golden_measured_n and split != "golden_measured":
+        metrics["golden_measured"] = {t: {"n": golden_measured_n, "coverage": 1.0} for t in coverage}
+    return {"coverage_target": 0.95, "metrics": {"ensemble": metrics}}
+
+
+def test_coverage_check_is_a_binomial_test_on_the_deciding_slice():
+    from rexai_assets.models.checks import coverage_problems
+    from rexai_assets.models.rules import QualityThresholds
+
+    thresholds = QualityThresholds(max_relative_regression={}, coverage_test_level=0.01, min_measured_golden_rows=20)
+    # 40 measured rows: 0.99 coverage is no evidence of a problem, 38/40 neither; 30/40 is (p < 0.01).
+    problems, detail = coverage_problems(_meta(40, {"a": 1.0, "b": 0.95, "c": 0.75}, 40), ["a", "b", "c"], thresholds)
     assert [p.split(":")[0] for p in problems] == ["c"]
-    assert detail["b"]["bounds"][1] == pytest.approx(0.98 + 2 * math.sqrt(0.95 * 0.05 / 120), abs=1e-4)
-    assert coverage_problems({}, 0.9, 0.98)[0]
-    versus = {"a": {"model_mae": 1.0, "heuristic_mae": 2.0, "n": 5, "beats": True},
-              "b": {"model_mae": 3.0, "heuristic_mae": 2.0, "n": 5, "beats": False}}
+    assert detail["c"]["slice"] == "golden_measured" and detail["c"]["n"] == 40
+    assert detail["c"]["ci_low"] < 0.75 < detail["c"]["ci_high"] and detail["c"]["p_value"] < 0.01
+    # The same 0.9 share is fine on 40 rows and significantly low on 2,000.
+    assert not coverage_problems(_meta(40, {"a": 0.9}, 40), ["a"], thresholds)[0]
+    assert coverage_problems(_meta(0, {"a": 0.9}, 2000), ["a"], thresholds)[0]
+    # Below min_measured_golden_rows the simulated slice decides.
+    meta = _meta(0, {"a": 0.96}, 500)
+    meta["metrics"]["ensemble"]["golden_measured"] = {"a": {"n": 10, "coverage": 0.1}}
+    problems, detail = coverage_problems(meta, ["a"], thresholds)
+    assert not problems and detail["a"]["slice"] == "golden_simulated"
+    assert coverage_problems({}, ["a"], thresholds)[0]
+
+
+def test_heuristic_check_names_each_losing_target():
+    from rexai_assets.models.checks import heuristic_problems
+
+    versus = {"a": {"model_mae": 1.0, "heuristic_mae": 2.0, "n": 5, "beats": True, "slice": "golden_measured"},
+              "b": {"model_mae": 3.0, "heuristic_mae": 2.0, "n": 5, "beats": False, "slice": "golden_measured"}}
     problems, _ = heuristic_problems({"golden_vs_heuristic": versus}, ["a", "b", "c"])
     assert [p.split(":")[0] for p in problems] == ["b", "c"]
+    assert "golden_measured" in problems[0]
+
+
+def test_log_scale_intervals_are_relative_and_positive():
+    from rexai_assets.models.conformal import MEASURED, NormalisedConformal, TargetInterval, TargetScale
+
+    scale = TargetScale(offset=0.01)
+    sim = NormalisedConformal(q=1.0, sigma_floor=0.1, coverage_target=0.95, n_calibration=100, valid=True)
+    interval = TargetInterval(MEASURED, 0.95, scale, sim, q_measured=math.log(1.5), n_measured=50)
+    lo, hi = interval.interval(np.array([1.0, 10.0]), np.zeros(2), 0.0, math.inf)
+    assert np.allclose(hi + 0.01, (np.array([1.0, 10.0]) + 0.01) * 1.5)
+    assert np.all(lo > 0) and (hi[1] - lo[1]) > 9 * (hi[0] - lo[0])
+    # The simulated regime widens the simulated interval by the allowance on the scale, clipped to the range.
+    plain = TargetInterval("simulated", 0.95, TargetScale(), sim, allowance=0.2)
+    lo, hi = plain.interval(np.array([0.5, 0.05]), np.array([0.1, 0.1]), 0.0, 1.0)
+    assert np.allclose(lo, [0.2, 0.0]) and np.allclose(hi, [0.8, 0.35])
+    assert TargetInterval.from_dict(interval.to_dict()) == interval
+
+
+def test_allowance_is_re_estimated_from_measurements():
+    from rexai_assets.models.conformal import TargetScale, measured_allowance
+
+    rng = np.random.default_rng(4)
+    y = rng.normal(0.0, 1.0, 400)
+    lo, hi = np.full(400, -0.5), np.full(400, 0.5)
+    allowance, source = measured_allowance(y, lo, hi, TargetScale(), 0.95, configured=5.0)
+    # Rows outside [-0.5, 0.5] by the 95 % quantile of the excess: about 1.96 - 0.5.
+    assert abs(allowance - 1.46) < 0.2 and source == "measured (400 rows)"
+    assert np.mean((y >= lo - allowance) & (y <= hi + allowance)) >= 0.95
+    # Too few rows for a valid quantile: the configured allowance stays unless a row already exceeds it.
+    assert measured_allowance(y[:5], lo[:5], hi[:5], TargetScale(), 0.95, configured=5.0)[0] == 5.0
+    assert measured_allowance(np.array([]), np.array([]), np.array([]), TargetScale(), 0.95, 0.3) == (0.3, "config")

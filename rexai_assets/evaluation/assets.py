@@ -29,6 +29,8 @@ def promotion_proposal(context: dg.AssetExecutionContext, model_evaluation, stor
     failed = [c["detail"] for c in proposal.criteria if not c["passed"]]
     return dg.Output(proposal, metadata={
         "proposal_id": proposal.proposal_id, "recommendation": proposal.recommendation, "status": proposal.status,
+        "challenger_version": str(proposal.challenger_version),
+        "calibrated_on": dg.MetadataValue.json(model_evaluation.lineage.get("challenger_calibrated_on") or {}),
         "confidence": proposal.confidence, "improvement": round(proposal.improvement, 5),
         "champion_after": str(outcome.champion_after if outcome else proposal.champion_version),
         "criteria": dg.MetadataValue.md("\n".join(

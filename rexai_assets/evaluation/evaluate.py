@@ -75,6 +75,7 @@ def evaluate_registry_models(gold: Any, mlflow: Any, layout: DataLayout) -> gate
     lineage = {"dataset_hash": gold.dataset_hash, "config_hash": gold.config_hash,
                "feature_order_hash": gold.feature_order_hash,
                "challenger_model_hash": challenger.metadata.get("model_hash") if hasattr(challenger, "metadata") else None,
+               "challenger_calibrated_on": challenger.metadata.get("calibrated_on") if hasattr(challenger, "metadata") else None,
                "champion_note": note}
     report = gate.EvaluationReport(metrics, challenger_info.version, champion_version, lineage)
     write_text_atomic(layout.models / "evaluations" / f"v{challenger_info.version}.json", json.dumps({
@@ -98,9 +99,12 @@ def propose(report: gate.EvaluationReport, storage: Any, warehouse: Any, mlflow:
     """Run the gate, store the proposal, and apply it when the policy says so."""
     from rexai_assets.evaluation.promotion import Proposal, build_desk, new_proposal_id, now_utc, promotion_settings
 
+    from rexai_assets.models.config import models_config
+
     golden = report.metrics[report.metrics["split"] == "golden"]
     decision = gate.decide(golden, TARGETS, gate.quality_thresholds(),
-                           champion="champion" if report.champion_version else None)
+                           champion="champion" if report.champion_version else None,
+                           nominal_coverage=models_config().coverage_target)
     test = report.metrics[(report.metrics["split"] == "test") & (report.metrics["model"] == "challenger")]
     proposal = Proposal(
         proposal_id=new_proposal_id(report.challenger_version), created_at=now_utc(),

@@ -3,9 +3,11 @@
 Metrics are per target and per slice, never averaged across units; the one aggregate (the
 improvement that separates PROMOTE from REVIEW) is a mean of *relative* MAE changes, which are
 unit-free. Trusted measured golden rows decide a target once they are numerous enough; until then
-the simulated slice decides. Once measured rows decide, the simulated slice only guards against
-gross regressions, with its own looser bound: the challenger may drift from the simulator by about
-as much as the champion misses the measurements, plus `simulated_guard_regression`.
+the simulated slice decides (models/rules.py). Once measured rows decide, the simulator is a prior,
+not the truth: the simulated slice is reported but does not vote, and the guards that stop a broken
+challenger judge on the measured rows too (worse than the heuristic, coverage significantly below
+nominal, non-finite predictions). The model checks on `rexai_regressor` are the same functions on the
+same rows, so a failed check is a REJECT here, with its numbers.
 """
 
 from __future__ import annotations
@@ -17,24 +19,12 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from rexai_assets import settings
+from rexai_assets.models.rules import (MEASURED_SLICE, SIMULATED_SLICE, QualityThresholds, coverage_verdict,
+                                       covered_count, deciding_slice, quality_thresholds)
+
+__all__ = ["QualityThresholds", "quality_thresholds", "decide", "slice_metrics", "slice_labels", "GateDecision"]
 
 PROMOTE, REVIEW, REJECT = "PROMOTE", "REVIEW", "REJECT"
-SIMULATED_SLICE, MEASURED_SLICE = "simulated", "measured"
-
-
-class QualityThresholds(settings.StrictModel):
-    max_relative_regression: dict[str, float]
-    simulated_guard_regression: float = 0.25
-    min_interval_coverage: float = 0.85
-    min_improvement_for_promote: float = 0.01
-    min_measured_golden_rows: int = 20
-    required_slices: tuple[str, ...] = (SIMULATED_SLICE,)
-    min_rows_per_target: int = 5
-
-
-def quality_thresholds() -> QualityThresholds:
-    return settings.load("quality_thresholds.yaml", QualityThresholds)
 
 
 Predictions = Mapping[str, Mapping[str, np.ndarray]]  # target -> {"value", "lo", "hi"}
@@ -113,80 +103,119 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}" if abs(value) < 1000 else f"{value:.1f}"
 
 
+@dataclass(frozen=True)
+class Contenders:
+    """Who is compared: the challenger against the champion, or against the heuristic when there is none."""
+
+    challenger: str
+    baseline_model: str
+    baseline: str  # "champion" or "heuristic"
+    heuristic: str
+    nominal_coverage: float
+
+
+def _verdict(row: pd.Series, thresholds: QualityThresholds, nominal: float):
+    return coverage_verdict(covered_count(row["coverage"], int(row["n"])), int(row["n"]), nominal,
+                            thresholds.coverage_test_level)
+
+
+def error_criteria(target: str, slice_name: str, cand: pd.Series, base: pd.Series, heur: pd.Series | None,
+                   baseline: str, thresholds: QualityThresholds) -> list[Criterion]:
+    """No regression against the champion (or beating the heuristic without one), and the heuristic guard."""
+    criteria = []
+    if baseline == "champion":
+        bound = thresholds.max_relative_regression.get(target, 0.02)
+        limit = base["mae"] * (1 + bound)
+        ok = bool(cand["mae"] <= limit)
+        criteria.append(Criterion(
+            f"{target} no regression", ok, f"{target} MAE {_fmt(cand['mae'])} {'<=' if ok else '>'} {_fmt(limit)} "
+            f"({slice_name}, n={int(cand['n'])}; champion {_fmt(base['mae'])} +{bound:.0%})", target))
+    guard = base if baseline == "heuristic" else heur
+    if guard is not None:
+        ok = bool(cand["mae"] < guard["mae"])
+        criteria.append(Criterion(
+            f"{target} beats heuristic", ok, f"{target} MAE {_fmt(cand['mae'])} {'<' if ok else '>='} heuristic "
+            f"{_fmt(guard['mae'])} ({slice_name}, n={int(cand['n'])})", target))
+    return criteria
+
+
+def interval_criteria(target: str, slice_name: str, cand: pd.Series, base: pd.Series, who: Contenders,
+                      thresholds: QualityThresholds) -> list[Criterion]:
+    """Coverage not significantly below nominal; width no more than the champion's plus the allowed share."""
+    verdict = _verdict(cand, thresholds, who.nominal_coverage)
+    criteria = [Criterion(f"{target} interval coverage", not verdict.significantly_below,
+                          f"{target} 95% interval {verdict.describe()} ({slice_name})"
+                          + (": significantly below nominal" if verdict.significantly_below else ""), target)]
+    if who.baseline == "champion" and base["mean_width"] > 0:
+        limit = base["mean_width"] * (1 + thresholds.max_width_increase)
+        champion_short = _verdict(base, thresholds, who.nominal_coverage).significantly_below
+        ok = bool(cand["mean_width"] <= limit or champion_short)
+        why = ("champion's own coverage is significantly below nominal" if champion_short and cand["mean_width"] > limit
+               else f"champion {_fmt(base['mean_width'])} +{thresholds.max_width_increase:.0%}")
+        criteria.append(Criterion(
+            f"{target} interval width", ok, f"{target} mean interval width {_fmt(cand['mean_width'])} "
+            f"{'<=' if cand['mean_width'] <= limit else '>'} {_fmt(limit)} ({slice_name}; {why})", target))
+    return criteria
+
+
+def _relative(cand_mae: float, base_mae: float) -> float:
+    if base_mae > 0:
+        return (cand_mae - base_mae) / base_mae
+    return 0.0 if cand_mae == 0 else math.inf
+
+
+def target_criteria(metrics: pd.DataFrame, target: str, who: Contenders, thresholds: QualityThresholds,
+                    split: str) -> tuple[list[Criterion], dict | None, str]:
+    """Every criterion of one target on its deciding slice, its deltas, and the slice."""
+    challenger, baseline_model, baseline = who.challenger, who.baseline_model, who.baseline
+    measured = _lookup(metrics, challenger, split, MEASURED_SLICE, target)
+    slice_name = deciding_slice(0 if measured is None else int(measured["n"]), thresholds)
+    cand = _lookup(metrics, challenger, split, slice_name, target)
+    base = _lookup(metrics, baseline_model, split, slice_name, target)
+    if cand is None or base is None or cand["n"] < thresholds.min_rows_per_target or not np.isfinite(cand["mae"]):
+        return [Criterion(f"{target} evaluated", False, f"{target}: fewer than {thresholds.min_rows_per_target} "
+                          f"labelled {slice_name} rows, or predictions not finite", target)], None, slice_name
+    heur = _lookup(metrics, who.heuristic, split, slice_name, target)
+    criteria = (error_criteria(target, slice_name, cand, base, heur, baseline, thresholds)
+                + interval_criteria(target, slice_name, cand, base, who, thresholds))
+    deltas = {"mae": float(cand["mae"]), f"{baseline}_mae": float(base["mae"]),
+              "relative_change": float(_relative(cand["mae"], base["mae"])), "coverage": float(cand["coverage"]),
+              "mean_width": float(cand["mean_width"]), "n": int(cand["n"]), "slice": slice_name}
+    other = SIMULATED_SLICE if slice_name == MEASURED_SLICE else None
+    sim = _lookup(metrics, challenger, split, other, target) if other else None
+    if sim is not None:  # reported, without a vote: once measurements decide, the simulator is a prior
+        deltas["simulated_mae"] = float(sim["mae"])
+    return criteria, deltas, slice_name
+
+
 def decide(metrics: pd.DataFrame, targets: Sequence[str], thresholds: QualityThresholds,
            challenger: str = "challenger", champion: str | None = "champion", heuristic: str = "heuristic",
-           split: str = "golden") -> GateDecision:
+           split: str = "golden", nominal_coverage: float = 0.95) -> GateDecision:
     """PROMOTE / REVIEW / REJECT from per-slice metrics of challenger, champion (or heuristic if none)."""
-    baseline = champion if champion is not None and (metrics["model"] == champion).any() else heuristic
-    baseline_label = "champion" if baseline == champion else "heuristic"
+    baseline_model = champion if champion is not None and (metrics["model"] == champion).any() else heuristic
+    baseline = "champion" if baseline_model == champion else "heuristic"
+    who = Contenders(challenger, baseline_model, baseline, heuristic, nominal_coverage)
     criteria: list[Criterion] = []
-    deltas: dict[str, dict[str, float]] = {}
-    deciding: dict[str, str] = {}
-    evidence: list[int] = []
-    improvements: list[float] = []
-
     for required in thresholds.required_slices:
         present = ((metrics["model"] == challenger) & (metrics["split"] == split) & (metrics["slice"] == required)).any()
         criteria.append(Criterion(f"slice {required} evaluated", bool(present),
                                   f"{required} slice {'present' if present else 'missing'} in {split}"))
-
+    deltas, deciding = {}, {}
     for target in targets:
-        measured = _lookup(metrics, challenger, split, MEASURED_SLICE, target)
-        measured_decides = measured is not None and measured["n"] >= thresholds.min_measured_golden_rows
-        slice_name = MEASURED_SLICE if measured_decides else SIMULATED_SLICE
-        deciding[target] = slice_name
-        cand = _lookup(metrics, challenger, split, slice_name, target)
-        base = _lookup(metrics, baseline, split, slice_name, target)
-        if cand is None or base is None or cand["n"] < thresholds.min_rows_per_target:
-            criteria.append(Criterion(f"{target} evaluated", False,
-                                      f"{target}: fewer than {thresholds.min_rows_per_target} labelled {slice_name} rows", target))
-            continue
-        evidence.append(int(cand["n"]))
-        bound = thresholds.max_relative_regression.get(target, 0.02)
-        relative = (cand["mae"] - base["mae"]) / base["mae"] if base["mae"] > 0 else (0.0 if cand["mae"] == 0 else math.inf)
-        improvements.append(-relative)
-        deltas[target] = {"mae": float(cand["mae"]), f"{baseline_label}_mae": float(base["mae"]),
-                          "relative_change": float(relative), "coverage": float(cand["coverage"]), "n": int(cand["n"])}
-        if baseline_label == "champion":
-            limit = base["mae"] * (1 + bound)
-            criteria.append(Criterion(
-                f"{target} no regression", bool(cand["mae"] <= limit),
-                f"{target} MAE {_fmt(cand['mae'])} {'<=' if cand['mae'] <= limit else '>'} {_fmt(limit)} "
-                f"({slice_name}; champion {_fmt(base['mae'])} +{bound:.0%})", target))
-        else:
-            criteria.append(Criterion(
-                f"{target} beats heuristic", bool(cand["mae"] < base["mae"]),
-                f"{target} MAE {_fmt(cand['mae'])} {'<' if cand['mae'] < base['mae'] else '>='} heuristic "
-                f"{_fmt(base['mae'])} ({slice_name})", target))
-        criteria.append(Criterion(
-            f"{target} interval coverage", bool(cand["coverage"] >= thresholds.min_interval_coverage),
-            f"{target} 95% interval coverage {cand['coverage']:.3f} "
-            f"{'>=' if cand['coverage'] >= thresholds.min_interval_coverage else '<'} {thresholds.min_interval_coverage:.2f} ({slice_name})",
-            target))
-        if measured_decides and baseline_label == "champion":
-            sim_cand = _lookup(metrics, challenger, split, SIMULATED_SLICE, target)
-            sim_base = _lookup(metrics, baseline, split, SIMULATED_SLICE, target)
-            measured_base = _lookup(metrics, baseline, split, MEASURED_SLICE, target)
-            if sim_cand is not None and sim_base is not None and measured_base is not None:
-                # Learning reality may move the model away from the simulator by about as much as the
-                # champion (a simulator-like model) misses reality; drifting much further is gross.
-                allowed = (sim_base["mae"] + measured_base["mae"]) * (1 + thresholds.simulated_guard_regression)
-                criteria.append(Criterion(
-                    f"{target} simulated guard", bool(sim_cand["mae"] <= allowed),
-                    f"{target} simulated MAE {_fmt(sim_cand['mae'])} {'<=' if sim_cand['mae'] <= allowed else '>'} "
-                    f"{_fmt(allowed)} ((champion simulated {_fmt(sim_base['mae'])} + measured {_fmt(measured_base['mae'])})"
-                    f" +{thresholds.simulated_guard_regression:.0%})", target))
-
-    improvement = float(np.mean(improvements)) if improvements else 0.0
+        found, delta, deciding[target] = target_criteria(metrics, target, who, thresholds, split)
+        criteria += found
+        if delta is not None:
+            deltas[target] = delta
+    improvement = float(np.mean([-d["relative_change"] for d in deltas.values()])) if deltas else 0.0
     if any(not c.passed for c in criteria):
         recommendation = REJECT
-    elif baseline_label == "heuristic" or improvement >= thresholds.min_improvement_for_promote:
+    elif baseline == "heuristic" or improvement >= thresholds.min_improvement_for_promote:
         recommendation = PROMOTE
     else:
         recommendation = REVIEW
     # How much evidence stands behind the vote: saturates as the deciding rows grow.
-    confidence = float(min(n / (n + 30.0) for n in evidence)) if evidence else 0.0
-    return GateDecision(recommendation, round(confidence, 4), criteria, deltas, deciding, improvement, baseline_label)
+    confidence = float(min(d["n"] / (d["n"] + 30.0) for d in deltas.values())) if deltas else 0.0
+    return GateDecision(recommendation, round(confidence, 4), criteria, deltas, deciding, improvement, baseline)
 
 
 @dataclass

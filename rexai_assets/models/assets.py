@@ -76,28 +76,32 @@ def rexai_regressor(context: dg.AssetExecutionContext, storage: RexaiStorage, ml
         "weights": dg.MetadataValue.json(ensemble.weights),
         "tab_transformer_used": dg.MetadataValue.json(meta["tab_transformer_used"]),
         "coverage": dg.MetadataValue.json(meta["coverage"]),
+        "calibrated_on": dg.MetadataValue.json(meta["calibrated_on"]),
         "golden_vs_heuristic": dg.MetadataValue.json(meta["golden_vs_heuristic"]),
         "metadata_file": dg.MetadataValue.path(str(record.metadata_path)),
     })
 
 
-@dg.asset_check(asset=rexai_regressor, blocking=True)
+# Not blocking: a challenger that fails a model check is a decision, not a crashed run. The gate
+# (evaluation/gate.py) applies the same functions to the same golden rows as criteria, so the run goes
+# on to a REJECT proposal with these numbers and the champion, bundle and recommendations stay as they are.
+@dg.asset_check(asset=rexai_regressor, blocking=False)
 def rexai_regressor_interval_coverage(rexai_regressor) -> dg.AssetCheckResult:
-    """Empirical coverage of the served 95 % intervals on val lies within config bounds for every target."""
+    """The served 95 % intervals' coverage is not significantly below nominal on the deciding golden slice."""
     from rexai_assets.models.checks import coverage_problems
+    from rexai_assets.models.rules import quality_thresholds
 
-    bounds = _config().checks
-    problems, coverage = coverage_problems(rexai_regressor.metadata, bounds.coverage_min, bounds.coverage_max,
-                                           bounds.coverage_margin_sd)
+    thresholds = quality_thresholds()
+    problems, verdicts = coverage_problems(rexai_regressor.metadata, rexai_regressor.target_names, thresholds)
     return dg.AssetCheckResult(passed=not problems, metadata={
-        "problems": dg.MetadataValue.json(problems), "coverage_val": dg.MetadataValue.json(coverage),
-        "bounds": dg.MetadataValue.json([bounds.coverage_min, bounds.coverage_max]),
-        "margin_sd": bounds.coverage_margin_sd})
+        "problems": dg.MetadataValue.json(problems), "coverage": dg.MetadataValue.json(verdicts),
+        "test_level": thresholds.coverage_test_level,
+        "calibrated_on": dg.MetadataValue.json(rexai_regressor.calibrated_on)})
 
 
-@dg.asset_check(asset=rexai_regressor, blocking=True)
+@dg.asset_check(asset=rexai_regressor, blocking=False)
 def rexai_regressor_beats_heuristic(rexai_regressor) -> dg.AssetCheckResult:
-    """The ensemble's golden-set MAE is below the heuristic's for every target."""
+    """The ensemble's MAE is below the heuristic's for every target on the deciding golden slice."""
     from rexai_assets.models.checks import heuristic_problems
 
     problems, versus = heuristic_problems(rexai_regressor.metadata, rexai_regressor.target_names)

@@ -9,6 +9,9 @@ from rexai_assets.models.correction import CorrectionConfig
 
 CONFIG_FILE = "models.yaml"
 MEMBERS = ("forest", "boosting", "tab_transformer")
+# What a profile may change: sizes, epochs and threads. Never an interval rule or a check.
+PROFILE_SECTIONS = frozenset({"forest", "boosting", "tab_transformer", "autoencoder", "threads", "boosting_threads",
+                              "torch_threads"})
 
 
 class ForestConfig(settings.StrictModel):
@@ -59,12 +62,14 @@ class HeuristicInterval(settings.StrictModel):
     relative: float = 0.5
 
 
-class CheckBounds(settings.StrictModel):
-    # Blocking check on the served intervals: empirical coverage on val per target within these bounds.
-    coverage_min: float = 0.90
-    coverage_max: float = 0.98
-    # Bounds widen by this many binomial standard errors at the target's labelled-row count.
-    coverage_margin_sd: float = 0.0
+class IntervalConfig(settings.StrictModel):
+    # Trusted measured rows (per target, outside the golden set) from which a target's intervals are
+    # calibrated on measurements alone (cross-conformal); below it, simulation + allowance.
+    min_measured_rows: int = 30
+    # Simulator-to-reality allowance added to simulation-calibrated intervals: absolute for rigidity and
+    # tightness, relative (a factor 1 + value on either side) for the costs. Re-estimated from measurements.
+    allowance: dict[str, float] = {"rigidity": 0.25, "tightness": 0.25, "energy_kwh": 1.0, "water_l": 1.0,
+                                   "crew_min": 1.0}
 
 
 class ModelsConfig(settings.StrictModel):
@@ -81,7 +86,7 @@ class ModelsConfig(settings.StrictModel):
     ensemble: EnsembleConfig = EnsembleConfig()
     correction: CorrectionConfig = CorrectionConfig()
     heuristic_interval: HeuristicInterval = HeuristicInterval()
-    checks: CheckBounds = CheckBounds()
+    intervals: IntervalConfig = IntervalConfig()
     profile: str = "default"
     profiles: dict[str, dict[str, Any]] = {}
 
@@ -98,6 +103,10 @@ class ModelsConfig(settings.StrictModel):
             return self
         if name not in self.profiles:
             raise settings.ConfigError(f"{CONFIG_FILE}: profile {name!r} is not defined (have: {sorted(self.profiles)})")
+        forbidden = sorted(set(self.profiles[name]) - PROFILE_SECTIONS)
+        if forbidden:
+            raise settings.ConfigError(f"{CONFIG_FILE}: profile {name!r} may only shrink model sizes, not set "
+                                       f"{', '.join(forbidden)}")
         data = settings.deep_merge(self.model_dump(), self.profiles[name])
         data["profile"] = name
         return ModelsConfig.model_validate(data)

@@ -1,11 +1,16 @@
 """Measured correction: the simulator-trained ensemble is a prior; measurements teach it where reality differs.
 
-Once enough measured rows are in train, the ensemble members learn from simulated rows only (the
-prior, and the replay that keeps the rest of the recipe space from being forgotten), and one small
-boosted model per target learns the residual `measured - prior` from the measured rows, with the
-prior's own prediction as an extra input (a systematic bias is often a simple function of it).
-The prior never saw those measured rows, so the residuals it learns from are honest.
-Served value = prior + correction.
+The ensemble members learn from simulated rows only, so the prior never sees a measurement and its
+residuals on every measured row are honest. One small boosted model per target learns
+`measured - prior` on the target's scale (log for the costs) from the measured rows, with the prior's
+own prediction as an extra input (a systematic bias is often a simple function of it).
+
+Cross-fitting: the measured rows are split into folds by recipe (repeated measurements of one recipe
+stay together); each fold is predicted by a model fitted on the others. Those out-of-fold predictions
+(a) choose, per target, between the corrected model and the prior alone on trusted rows, so a
+correction that does not help is not served, and (b) calibrate the served intervals (cross-conformal,
+see models/conformal.py), so every measured row calibrates and none is set aside.
+Served value = prior + correction (on the scale).
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ from rexai_assets import settings
 
 
 class CorrectionConfig(settings.StrictModel):
-    enabled: bool = True
-    # Measured train rows needed before members train on the prior only and the correction is fitted;
-    # a target with fewer labelled measured rows than this keeps the prior alone.
-    min_rows: int = 50
+    # Labelled measured rows (per target, outside the golden set) needed before a correction is fitted.
+    min_rows: int = 30
+    # Folds of the cross-fitting (and of the cross-conformal calibration).
+    folds: int = 5
     max_iter: int = 150
     learning_rate: float = 0.05
     max_leaf_nodes: int = 15
@@ -32,17 +37,15 @@ class CorrectionConfig(settings.StrictModel):
 @dataclass
 class MeasuredCorrection:
     target_names: tuple[str, ...]
-    models: dict[str, object]  # target -> fitted regressor on [X, prior]; absent = no correction
+    models: dict[str, object]  # target -> fitted regressor on [X, prior on the scale]; absent = no correction
     rows: dict[str, int] = field(default_factory=dict)
 
     def delta(self, X: np.ndarray, prior: np.ndarray, target: str) -> np.ndarray:
+        """The correction on the target's scale for rows X whose prior (on the scale) is `prior`."""
         model = self.models.get(target)
         if model is None or len(X) == 0:
             return np.zeros(len(X))
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1, user_api="openmp"):
-            return model.predict(np.column_stack([X, prior]))
+        return _predict(model, X, prior)
 
     def state(self) -> dict:
         return {"target_names": list(self.target_names), "models": self.models, "rows": self.rows}
@@ -52,24 +55,83 @@ class MeasuredCorrection:
         return cls(tuple(state["target_names"]), dict(state["models"]), dict(state.get("rows", {})))
 
 
-def fit_correction(X: np.ndarray, Y: np.ndarray, W: np.ndarray, prior: np.ndarray, target_names: tuple[str, ...],
-                   cfg: CorrectionConfig, seed: int) -> MeasuredCorrection:
-    """One residual model per target with at least `min_rows` labelled measured rows."""
+@dataclass
+class CrossFit:
+    """What cross-fitting learned: the served correction, out-of-fold predictions and the choice per target."""
+
+    correction: MeasuredCorrection
+    oof: np.ndarray              # [n, targets] out-of-fold served values on the scale (NaN where unlabelled)
+    report: dict[str, dict]
+
+
+def _predict(model: object, X: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return model.predict(np.column_stack([X, prior]))  # type: ignore[attr-defined]
+
+
+def _fit(X: np.ndarray, residual: np.ndarray, prior: np.ndarray, W: np.ndarray, cfg: CorrectionConfig,
+         seed: int) -> object:
     from sklearn.ensemble import HistGradientBoostingRegressor
     from threadpoolctl import threadpool_limits
 
-    models, rows = {}, {}
+    model = HistGradientBoostingRegressor(
+        max_iter=cfg.max_iter, learning_rate=cfg.learning_rate, max_leaf_nodes=cfg.max_leaf_nodes,
+        min_samples_leaf=min(cfg.min_samples_leaf, max(2, len(X) // 10)), l2_regularization=cfg.l2_regularization,
+        early_stopping=False, random_state=seed)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        model.fit(np.column_stack([X, prior]), residual, sample_weight=W)
+    return model
+
+
+def fold_of(groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Fold index per row; every row of a group (recipe) in the same fold, folds of similar size."""
+    unique = np.unique(np.asarray(groups).astype(str))
+    order = np.random.default_rng(seed).permutation(len(unique))
+    fold_of_group = dict(zip(unique[order], np.arange(len(unique)) % folds))
+    return np.array([fold_of_group[g] for g in np.asarray(groups).astype(str)], dtype=int)
+
+
+def _mae(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(np.abs(a - b))) if len(a) else float("nan")
+
+
+def cross_fit_target(X: np.ndarray, y: np.ndarray, prior: np.ndarray, W: np.ndarray, trusted: np.ndarray,
+                     folds: np.ndarray, cfg: CorrectionConfig, seed: int) -> tuple[object | None, np.ndarray, dict]:
+    """One target on its scale: (served model or None, out-of-fold served values, report)."""
+    labelled = ~np.isnan(y)
+    oof = np.where(labelled, prior, np.nan)
+    report = {"rows": int(labelled.sum()), "trusted_rows": int((labelled & trusted).sum()), "used": False}
+    if labelled.sum() < cfg.min_rows or len(np.unique(folds[labelled])) < 2:
+        return None, oof, report
+    corrected = oof.copy()
+    for k in np.unique(folds[labelled]):
+        fit_rows, held = labelled & (folds != k), labelled & (folds == k)
+        model = _fit(X[fit_rows], y[fit_rows] - prior[fit_rows], prior[fit_rows], W[fit_rows], cfg, seed + int(k))
+        corrected[held] = prior[held] + _predict(model, X[held], prior[held])
+    # Judge on trusted rows; only without any (crew feedback alone) on what there is.
+    judge = labelled & trusted if (labelled & trusted).any() else labelled
+    report["oof_mae_prior"] = _mae(y[judge], prior[judge])
+    report["oof_mae_corrected"] = _mae(y[judge], corrected[judge])
+    if not report["oof_mae_corrected"] < report["oof_mae_prior"]:
+        return None, oof, report
+    report["used"] = True
+    model = _fit(X[labelled], y[labelled] - prior[labelled], prior[labelled], W[labelled], cfg, seed + 97)
+    return model, corrected, report
+
+
+def cross_fit_correction(X: np.ndarray, Y: np.ndarray, W: np.ndarray, prior: np.ndarray, trusted: np.ndarray,
+                         groups: np.ndarray, target_names: tuple[str, ...], cfg: CorrectionConfig,
+                         seed: int) -> CrossFit:
+    """Per target, on the targets' scales (Y and prior already transformed): see the module docstring."""
+    folds = fold_of(groups, cfg.folds, seed) if len(X) else np.zeros(0, dtype=int)
+    models, rows, report = {}, {}, {}
+    oof = np.full(Y.shape, np.nan)
     for j, target in enumerate(target_names):
-        labelled = ~np.isnan(Y[:, j])
-        rows[target] = int(labelled.sum())
-        if labelled.sum() < cfg.min_rows:
-            continue
-        model = HistGradientBoostingRegressor(
-            max_iter=cfg.max_iter, learning_rate=cfg.learning_rate, max_leaf_nodes=cfg.max_leaf_nodes,
-            min_samples_leaf=cfg.min_samples_leaf, l2_regularization=cfg.l2_regularization,
-            early_stopping=False, random_state=seed + 211 * j)
-        inputs = np.column_stack([X[labelled], prior[labelled, j]])
-        with threadpool_limits(limits=1, user_api="openmp"):
-            model.fit(inputs, Y[labelled, j] - prior[labelled, j], sample_weight=W[labelled])
-        models[target] = model
-    return MeasuredCorrection(tuple(target_names), models, rows)
+        model, oof[:, j], report[target] = cross_fit_target(X, Y[:, j], prior[:, j], W, trusted, folds, cfg,
+                                                            seed + 211 * j)
+        rows[target] = report[target]["rows"]
+        if model is not None:
+            models[target] = model
+    return CrossFit(MeasuredCorrection(tuple(target_names), models, rows), oof, report)

@@ -1,14 +1,21 @@
-"""The served model: a per-target weighted ensemble with conformal 95 % intervals.
+"""The served model: a simulator prior (weighted ensemble), a measured correction, and honest intervals.
 
-Validation rows are split once (seeded) into a *selection* half, which chooses members and weights,
-and a *calibration* half, which calibrates the intervals of the ensemble as served (never of a
-member), so neither choice is scored on the rows that made it. The interval scale is the spread of
-the forest's trees, so the forest is always part of the artefact even where it has no weight.
+Training in named steps (`assemble_ensemble`):
+
+1. `choose_members`: the members learn the bootstrap simulator from simulated rows only; simulated
+   validation rows are split once (seeded) into a *selection* half, which chooses members and weights,
+   and a *calibration* half for the simulated intervals, so neither choice is scored on its own rows.
+2. `fit_correction`: measurements correct the prior (models/correction.py), cross-fitted by recipe.
+3. `calibrate_intervals`: per target, cross-conformal on every trusted measured row once there are
+   enough, else simulated calibration plus a simulator-to-reality allowance (models/conformal.py).
+4. `evaluate`: metrics per model and split, on the slices the gate decides on.
+
+The interval scale of the simulated regime is the spread of the forest's trees, so the forest is
+always part of the artefact even where it has no weight. Persistence lives in models/artefacts.py.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -18,25 +25,24 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from rexai_assets.hashing import canonical_json, jsonable, sha256_bytes, sha256_file
+from rexai_assets.hashing import sha256_bytes
+from rexai_assets.models.artefacts import artefact_hash, load_ensemble, save_ensemble
 from rexai_assets.models.boosting import BoostingMember, fit_boosting
-from rexai_assets.models.conformal import NormalisedConformal, calibrate
+from rexai_assets.models.conformal import (MEASURED, SIMULATED as CALIBRATED_ON_SIMULATION, NormalisedConformal,
+                                           TargetInterval, TargetScale, allowance_on_scale, calibrate,
+                                           measured_allowance, measured_half_width)
 from rexai_assets.models.config import ModelsConfig, models_config, models_config_hash
-from rexai_assets.models.correction import MeasuredCorrection, fit_correction
-from rexai_assets.models.forest import ForestMember, fit_forest, load_sklearn_state, save_sklearn_state
+from rexai_assets.models.correction import CrossFit, MeasuredCorrection, cross_fit_correction
+from rexai_assets.models.forest import ForestMember, fit_forest
 from rexai_assets.models.metrics import normalised_mae, per_target_metrics
 
-FORMAT_VERSION = 1
-ENSEMBLE_FILE = "ensemble.json"
-METADATA_FILE = "metadata.json"
+__all__ = ["TrainedEnsemble", "artefact_hash", "assemble_ensemble", "train_ensemble", "FeatureContractMismatch"]
+
 SIMULATED = "simulated"
-# Labelled measured validation rows (per target) from which the intervals are calibrated on
-# measurements alone: once reality is observed, the served intervals must cover reality, and a
-# model that learns it is expected to drift from the simulator.
-MIN_MEASURED_CALIBRATION = 30
-INTERVALS_METHOD = ("split-conformal on normalised residuals |y - ensemble| / forest tree-std, "
-                    "calibrated per target on a seeded half of the labelled validation rows (the measured "
-                    f"ones alone once at least {MIN_MEASURED_CALIBRATION} are labelled)")
+INTERVALS_METHOD = ("cross-conformal on out-of-fold residuals of every trusted measured row (absolute for "
+                    "rigidity/tightness, log-relative for costs) once a target has enough of them; before that, "
+                    "split-conformal on simulated validation rows (normalised by the forest's tree spread) widened "
+                    "by a simulator-to-reality allowance (config, re-estimated from any measurements)")
 # Physical ranges of the contract targets; predictions and interval ends are clipped to them.
 TARGET_BOUNDS = {"rigidity": (0.0, 1.0), "tightness": (0.0, 1.0), "energy_kwh": (0.0, math.inf),
                  "water_l": (0.0, math.inf), "crew_min": (0.0, math.inf)}
@@ -66,8 +72,7 @@ class TrainedEnsemble:
     tab_transformer: Any | None  # TabTransformerMember (torch_models is imported lazily)
     autoencoder: Any | None  # AutoencoderMember
     weights: dict[str, dict[str, float]]
-    calibration: dict[str, NormalisedConformal]
-    forest_calibration: dict[str, NormalisedConformal]
+    intervals: dict[str, TargetInterval]
     novelty_reference: dict[str, float] = field(default_factory=dict)
     correction: MeasuredCorrection | None = None
     metadata: dict = field(default_factory=dict, compare=False)
@@ -78,6 +83,11 @@ class TrainedEnsemble:
     def members(self) -> dict[str, Any]:
         found = {"forest": self.forest, "boosting": self.boosting, "tab_transformer": self.tab_transformer}
         return {k: v for k, v in found.items() if v is not None}
+
+    @property
+    def calibrated_on(self) -> dict[str, str]:
+        """Per target: `measured` (cross-conformal on measurements) or `simulated` (simulation + allowance)."""
+        return {t: self.intervals[t].calibrated_on for t in self.target_names}
 
     def _check_width(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
@@ -105,37 +115,29 @@ class TrainedEnsemble:
         """Served values [n, n_targets] (prior + measured correction) and the forest's tree std."""
         X = self._check_width(X)
         preds, spread = self.member_predictions(X)
-        values = np.zeros((len(X), len(self.target_names)))
+        prior = np.column_stack([combine(preds, self.weights[t], j, t) for j, t in enumerate(self.target_names)]) \
+            if len(X) else np.zeros((0, len(self.target_names)))
+        return self.corrected(X, prior), spread
+
+    def corrected(self, X: np.ndarray, prior: np.ndarray) -> np.ndarray:
+        """Prior values [n, n_targets] plus the measured correction, on each target's scale."""
+        if self.correction is None:
+            return prior
+        values = prior.copy()
         for j, target in enumerate(self.target_names):
-            values[:, j] = combine(preds, self.weights[target], j, target)
-            if self.correction is not None:
-                values[:, j] = np.clip(values[:, j] + self.correction.delta(X, values[:, j], target), *_bounds(target))
-        return values, spread
+            scale = self.intervals[target].scale
+            shifted = scale.forward(prior[:, j])
+            delta = self.correction.delta(X, shifted, target)
+            values[:, j] = np.clip(scale.inverse(shifted + delta), *_bounds(target))
+        return values
 
     def predict(self, X: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
         """{target: {"value", "lo", "hi"}} with 95 % (config `coverage_target`) conformal intervals."""
         values, spread = self.point_predictions(X)
         out = {}
         for j, target in enumerate(self.target_names):
-            value = values[:, j]
-            lo, hi = self.calibration[target].interval(value, spread[:, j])
-            low, high = _bounds(target)
-            out[target] = {"value": value, "lo": np.clip(lo, low, high), "hi": np.clip(hi, low, high)}
-        return out
-
-    def predict_forest(self, X: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
-        """The forest alone with its own conformal intervals (reported beside the ensemble)."""
-        X = self._check_width(X)
-        if len(X) == 0:
-            mean = spread = np.zeros((0, len(self.target_names)))
-        else:
-            mean, spread = self.forest.predict_with_spread(X)
-        out = {}
-        for j, target in enumerate(self.target_names):
-            low, high = _bounds(target)
-            value = np.clip(mean[:, j], low, high)
-            lo, hi = self.forest_calibration[target].interval(value, spread[:, j])
-            out[target] = {"value": value, "lo": np.clip(lo, low, high), "hi": np.clip(hi, low, high)}
+            lo, hi = self.intervals[target].interval(values[:, j], spread[:, j], *_bounds(target))
+            out[target] = {"value": values[:, j], "lo": lo, "hi": hi}
         return out
 
     def features_array(self, features: pd.DataFrame) -> np.ndarray:
@@ -166,77 +168,15 @@ class TrainedEnsemble:
         return self.autoencoder.latent(self._check_width(X))
 
     # ----------------------------------------------------------------- persistence
-    def _spec(self) -> dict:
-        return {
-            "format_version": FORMAT_VERSION,
-            "feature_names": list(self.feature_names),
-            "target_names": list(self.target_names),
-            "feature_order_hash": self.feature_order_hash,
-            "weights": self.weights,
-            "calibration": {t: c.to_dict() for t, c in self.calibration.items()},
-            "forest_calibration": {t: c.to_dict() for t, c in self.forest_calibration.items()},
-            "novelty_reference": self.novelty_reference,
-            "members": sorted(self.members) + (["autoencoder"] if self.autoencoder is not None else [])
-                       + (["correction"] if self.correction is not None else []),
-        }
-
     def save(self, directory: str | Path) -> str:
         """Write the artefacts into `directory` (created) and return the model hash."""
-        from rexai_assets.atomic import write_bytes_atomic, write_text_atomic, write_with
-
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(directory / ENSEMBLE_FILE, canonical_json(self._spec()) + "\n")
-        write_with(directory / "forest.joblib", lambda p: save_sklearn_state(self.forest.state(), p))
-        if self.boosting is not None:
-            write_with(directory / "boosting.joblib", lambda p: save_sklearn_state(self.boosting.state(), p))
-        if self.correction is not None:
-            write_with(directory / "correction.joblib", lambda p: save_sklearn_state(self.correction.state(), p))
-        if self.tab_transformer is not None or self.autoencoder is not None:
-            from rexai_assets.models.torch_models import state_bytes
-
-            if self.tab_transformer is not None:
-                write_bytes_atomic(directory / "tab_transformer.pt", state_bytes(self.tab_transformer.payload()))
-            if self.autoencoder is not None:
-                write_bytes_atomic(directory / "autoencoder.pt", state_bytes(self.autoencoder.payload()))
-        self._model_hash = artefact_hash(directory)
-        metadata = dict(self.metadata, model_hash=self._model_hash)
-        write_text_atomic(directory / METADATA_FILE, json.dumps(jsonable(metadata), indent=2, sort_keys=True) + "\n")
+        self._model_hash = save_ensemble(self, directory)
         return self._model_hash
 
     @classmethod
     def load(cls, directory: str | Path) -> "TrainedEnsemble":
         """Rebuild a saved ensemble; never trains."""
-        directory = Path(directory)
-        spec_path = directory / ENSEMBLE_FILE
-        if not spec_path.exists():
-            raise FileNotFoundError(f"{spec_path}: not a saved rexai ensemble (no {ENSEMBLE_FILE})")
-        spec = json.loads(spec_path.read_text())
-        if spec.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{spec_path}: format_version {spec.get('format_version')!r}, expected {FORMAT_VERSION}")
-        forest = ForestMember.from_state(load_sklearn_state(directory / "forest.joblib"))
-        boosting = (BoostingMember.from_state(load_sklearn_state(directory / "boosting.joblib"))
-                    if (directory / "boosting.joblib").exists() else None)
-        correction = (MeasuredCorrection.from_state(load_sklearn_state(directory / "correction.joblib"))
-                      if (directory / "correction.joblib").exists() else None)
-        tab_transformer = autoencoder = None
-        if (directory / "tab_transformer.pt").exists() or (directory / "autoencoder.pt").exists():
-            from rexai_assets.models.torch_models import AutoencoderMember, TabTransformerMember, state_from_bytes
-
-            if (directory / "tab_transformer.pt").exists():
-                tab_transformer = TabTransformerMember.from_payload(state_from_bytes((directory / "tab_transformer.pt").read_bytes()))
-            if (directory / "autoencoder.pt").exists():
-                autoencoder = AutoencoderMember.from_payload(state_from_bytes((directory / "autoencoder.pt").read_bytes()))
-        metadata_path = directory / METADATA_FILE
-        metadata = json.loads(metadata_path.read_text()) if metadata_path.exists() else {}
-        return cls(
-            feature_names=tuple(spec["feature_names"]), target_names=tuple(spec["target_names"]),
-            feature_order_hash=spec["feature_order_hash"], forest=forest, boosting=boosting,
-            tab_transformer=tab_transformer, autoencoder=autoencoder, weights=spec["weights"],
-            calibration={t: NormalisedConformal.from_dict(c) for t, c in spec["calibration"].items()},
-            forest_calibration={t: NormalisedConformal.from_dict(c) for t, c in spec["forest_calibration"].items()},
-            novelty_reference=spec.get("novelty_reference", {}), correction=correction, metadata=metadata,
-            _model_hash=artefact_hash(directory))
+        return load_ensemble(directory)
 
     @property
     def model_hash(self) -> str:
@@ -249,17 +189,17 @@ class TrainedEnsemble:
         return self._model_hash  # type: ignore[return-value]
 
 
-def artefact_hash(directory: Path) -> str:
-    lines = [f"{p.name}\0{sha256_file(p)}" for p in sorted(Path(directory).iterdir())
-             if p.is_file() and p.name != METADATA_FILE and not p.name.startswith(".")]
-    return sha256_bytes("\n".join(lines).encode())
-
-
 def combine(preds: Mapping[str, np.ndarray], weights: Mapping[str, float], j: int, target: str) -> np.ndarray:
     """Weighted member predictions for target column `j`, clipped to the target's physical range."""
     value = sum(w * preds[m][:, j] for m, w in sorted(weights.items()) if w > 0)
     low, high = _bounds(target)
     return np.clip(np.asarray(value, dtype=float), low, high)
+
+
+def prior_matrix(preds: Mapping[str, np.ndarray], weights: Mapping[str, Mapping[str, float]],
+                 targets: Sequence[str]) -> np.ndarray:
+    """The combined prior [n, n_targets] from member predictions and per-target weights."""
+    return np.column_stack([combine(preds, weights[t], j, t) for j, t in enumerate(targets)])
 
 
 # --------------------------------------------------------------------- member selection
@@ -313,23 +253,21 @@ def calibration_halves(n: int, fraction: float, seed: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------- training
-def measured_train_rows(gold: Any) -> pd.DataFrame:
-    train = gold.split_frame("train")
-    return train[train["label_source"].astype(str) != SIMULATED]
+def simulated_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["label_source"].astype(str) == SIMULATED]
 
 
-def correction_active(gold: Any, cfg: ModelsConfig) -> bool:
-    """Enough measured train rows for the prior + correction scheme (see models/correction.py)."""
-    return cfg.correction.enabled and len(measured_train_rows(gold)) >= cfg.correction.min_rows
+def measured_rows(gold: Any) -> pd.DataFrame:
+    """Measured rows outside the golden set (train and val): what corrects and calibrates the prior."""
+    frame = gold.frame[gold.frame["split"].isin(["train", "val"])]
+    return frame[frame["label_source"].astype(str) != SIMULATED]
 
 
-def training_inputs(gold: Any, cfg: ModelsConfig | None = None) -> dict[str, np.ndarray]:
-    """Train-split arrays (the prior's rows: simulated only while a measured correction is fitted)
-    and gold's train-only normalisation statistics in feature order."""
+def training_inputs(gold: Any) -> dict[str, np.ndarray]:
+    """The prior's train rows (simulated only: measurements enter through the correction, so every
+    measured row stays an honest check of the prior) and gold's train-only normalisation statistics."""
     names = list(gold.feature_names)
-    train = gold.split_frame("train")
-    if cfg is not None and correction_active(gold, cfg):
-        train = train[train["label_source"].astype(str) == SIMULATED]
+    train = simulated_rows(gold.split_frame("train"))
     return {"X": train[names].to_numpy(np.float64), "Y": train[list(gold.target_names)].to_numpy(np.float64),
             "W": train["weight"].to_numpy(np.float64),
             "x_mean": np.asarray(pd.Series(gold.norm_mean).reindex(names), dtype=float),
@@ -337,13 +275,13 @@ def training_inputs(gold: Any, cfg: ModelsConfig | None = None) -> dict[str, np.
 
 
 def train_forest(gold: Any, cfg: ModelsConfig) -> ForestMember:
-    data = training_inputs(gold, cfg)
+    data = training_inputs(gold)
     return fit_forest(data["X"], data["Y"], data["W"], tuple(gold.target_names), cfg.forest, cfg.seed,
                       cfg.threads_for("forest"))
 
 
 def train_boosting(gold: Any, cfg: ModelsConfig) -> BoostingMember:
-    data = training_inputs(gold, cfg)
+    data = training_inputs(gold)
     return fit_boosting(data["X"], data["Y"], data["W"], tuple(gold.target_names), cfg.boosting, cfg.seed,
                         cfg.threads_for("boosting"))
 
@@ -354,7 +292,7 @@ def train_tab_transformer(gold: Any, cfg: ModelsConfig) -> Any | None:
         return None
     from rexai_assets.models.torch_models import fit_tab_transformer
 
-    data = training_inputs(gold, cfg)
+    data = training_inputs(gold)
     return fit_tab_transformer(data["X"], data["Y"], data["W"], tuple(gold.target_names), cfg.tab_transformer,
                                cfg.seed, cfg.threads_for("tab_transformer"), x_mean=data["x_mean"], x_std=data["x_std"])
 
@@ -362,8 +300,11 @@ def train_tab_transformer(gold: Any, cfg: ModelsConfig) -> Any | None:
 def train_autoencoder(gold: Any, cfg: ModelsConfig) -> Any:
     from rexai_assets.models.torch_models import fit_autoencoder
 
+    names = list(gold.feature_names)
     data = training_inputs(gold)
-    return fit_autoencoder(data["X"], cfg.autoencoder, cfg.seed, cfg.threads_for("autoencoder"),
+    # Novelty is about every recipe seen, measured ones included.
+    X = gold.split_frame("train")[names].to_numpy(np.float64)
+    return fit_autoencoder(X, cfg.autoencoder, cfg.seed, cfg.threads_for("autoencoder"),
                            x_mean=data["x_mean"], x_std=data["x_std"])
 
 
@@ -378,26 +319,52 @@ def trained_on_label(gold: Any) -> str:
     return "synthetic_v0" if sources <= {SIMULATED} else "hybrid_v1"
 
 
-def assemble_ensemble(gold: Any, forest: ForestMember, boosting: BoostingMember | None, tab_transformer: Any | None,
-                      autoencoder: Any | None, cfg: ModelsConfig | None = None,
-                      heuristic: Heuristic | None = None) -> TrainedEnsemble:
-    """Choose members and weights, calibrate the intervals, and evaluate on val / test / golden."""
-    started = time.perf_counter()
-    cfg = cfg or models_config()
+@dataclass
+class MemberChoice:
+    """Step 1's result: weights per target, the simulated calibration per target, and the record."""
+
+    candidates: dict[str, Any]
+    weights: dict[str, dict[str, float]]
+    simulated: dict[str, NormalisedConformal]
+    selection: dict[str, dict]
+
+
+def _choose_target(y: np.ndarray, column: dict[str, np.ndarray], sel: np.ndarray, select: Callable,
+                   target: str) -> dict[str, Any]:
+    """Weights for one target on the selection rows; the TabTransformer only where it lowers the error."""
+    def mae_of(weights: dict[str, float]) -> float:
+        return _mae(y[sel], combine({m: p[:, None] for m, p in column.items()}, weights, 0, target)[sel])
+
+    without_tt = select(y[sel], {m: p[sel] for m, p in column.items() if m != "tab_transformer"}, target)
+    record: dict[str, Any] = {
+        "member_mae": {m: _mae(y[sel], np.clip(p[sel], *_bounds(target))) for m, p in column.items()},
+        "mae_without_tab_transformer": mae_of(without_tt)}
+    chosen = without_tt
+    if "tab_transformer" in column:
+        with_tt = select(y[sel], {m: p[sel] for m, p in column.items()}, target)
+        record["mae_with_tab_transformer"] = mae_of(with_tt)
+        if with_tt.get("tab_transformer", 0) > 0 and record["mae_with_tab_transformer"] < record["mae_without_tab_transformer"]:
+            chosen = with_tt
+    record["tab_transformer_used"] = chosen.get("tab_transformer", 0) > 0
+    record["weights"] = chosen
+    return record
+
+
+def choose_members(gold: Any, forest: ForestMember, boosting: Any, tab_transformer: Any, cfg: ModelsConfig) -> MemberChoice:
+    """Members and weights per target on one half of the simulated validation rows; simulated
+    intervals calibrated on the other half."""
     targets = tuple(gold.target_names)
-    Xv, Yv = gold.X("val"), gold.Y("val")
-    if len(Xv) == 0:
-        raise ValueError("gold_dataset has no validation rows: the ensemble cannot be chosen or calibrated")
-    candidates = {"forest": forest, "boosting": boosting, "tab_transformer": tab_transformer}
-    candidates = {m: candidates[m] for m in cfg.ensemble.candidates if candidates.get(m) is not None}
+    val = simulated_rows(gold.split_frame("val"))
+    if len(val) == 0:
+        raise ValueError("gold_dataset has no simulated validation rows: the ensemble cannot be chosen or calibrated")
+    Xv, Yv = val[list(gold.feature_names)].to_numpy(np.float64), val[list(targets)].to_numpy(np.float64)
+    found = {"forest": forest, "boosting": boosting, "tab_transformer": tab_transformer}
+    candidates = {m: found[m] for m in cfg.ensemble.candidates if found.get(m) is not None}
     candidates.setdefault("forest", forest)
     val_mean, val_spread = forest.predict_with_spread(Xv)
     val_preds = {m: (val_mean if m == "forest" else member.predict(Xv)) for m, member in candidates.items()}
     is_calibration = calibration_halves(len(Xv), cfg.calibration_fraction, cfg.seed)
-    val_measured = (gold.split_frame("val")["label_source"].astype(str) != SIMULATED).to_numpy()
-    select = SELECTORS[cfg.ensemble.method]
-
-    weights, calibration, forest_calibration, selection, calibration_rows = {}, {}, {}, {}, {}
+    weights, simulated, selection = {}, {}, {}
     for j, target in enumerate(targets):
         labelled = ~np.isnan(Yv[:, j])
         if not labelled.any():
@@ -406,89 +373,135 @@ def assemble_ensemble(gold: Any, forest: ForestMember, boosting: BoostingMember 
         shared = sel.sum() < MIN_ROWS_PER_HALF or cal.sum() < MIN_ROWS_PER_HALF
         if shared:
             sel = cal = labelled
-        calibrated_on = "all"
-        if (labelled & val_measured).sum() >= MIN_MEASURED_CALIBRATION:
-            calibrated_on = "measured"
-            cal = labelled & val_measured & is_calibration
-            if cal.sum() < MIN_ROWS_PER_HALF or (labelled & val_measured & ~is_calibration).sum() < MIN_ROWS_PER_HALF:
-                cal = labelled & val_measured
-        column = {m: p[:, j] for m, p in val_preds.items()}
-        without_tt = select(Yv[sel, j], {m: p[sel] for m, p in column.items() if m != "tab_transformer"}, target)
-        chosen = without_tt
-        record: dict[str, Any] = {
-            "n_selection": int(sel.sum()), "n_calibration": int(cal.sum()), "shared_rows": bool(shared),
-            "calibrated_on": calibrated_on,
-            "member_mae": {m: _mae(Yv[sel, j], np.clip(p[sel], *_bounds(target))) for m, p in column.items()},
-            "mae_without_tab_transformer": _mae(Yv[sel, j], combine({m: p[:, None] for m, p in column.items()}, without_tt, 0, target)[sel]),
-        }
-        if "tab_transformer" in column:
-            with_tt = select(Yv[sel, j], {m: p[sel] for m, p in column.items()}, target)
-            mae_with = _mae(Yv[sel, j], combine({m: p[:, None] for m, p in column.items()}, with_tt, 0, target)[sel])
-            record["mae_with_tab_transformer"] = mae_with
-            # The TabTransformer is served only where it lowers the selection-half error.
-            if with_tt.get("tab_transformer", 0) > 0 and mae_with < record["mae_without_tab_transformer"]:
-                chosen = with_tt
-        record["tab_transformer_used"] = chosen.get("tab_transformer", 0) > 0
-        record["weights"] = chosen
-        weights[target] = chosen
-        calibration_rows[target] = cal
+        record = _choose_target(Yv[:, j], {m: p[:, j] for m, p in val_preds.items()}, sel,
+                                SELECTORS[cfg.ensemble.method], target)
+        record.update(n_selection=int(sel.sum()), n_calibration=int(cal.sum()), shared_rows=bool(shared))
+        weights[target] = record["weights"]
+        served = combine(val_preds, weights[target], j, target)
+        simulated[target] = calibrate(Yv[cal, j], served[cal], val_spread[cal, j], cfg.coverage_target)
         selection[target] = record
+    return MemberChoice(candidates, weights, simulated, selection)
 
-    correction = None
-    if correction_active(gold, cfg):
-        # The members never saw the measured rows, so their residuals there are honest.
-        measured = measured_train_rows(gold)
-        Xm = measured[list(gold.feature_names)].to_numpy(np.float64)
-        member_preds = prior_predictions(candidates, forest, Xm)
-        prior = np.column_stack([combine(member_preds, weights[t], j, t) for j, t in enumerate(targets)])
-        correction = fit_correction(Xm, measured[list(targets)].to_numpy(np.float64),
-                                    measured["weight"].to_numpy(np.float64), prior, targets, cfg.correction, cfg.seed)
 
+def target_scales(gold: Any) -> dict[str, TargetScale]:
+    """Log scale (offset: a small share of the simulated median) for the costs, identity for the 0-1 targets."""
+    train = simulated_rows(gold.split_frame("train"))
+    scales = {}
+    for target in gold.target_names:
+        if math.isinf(_bounds(target)[1]):
+            median = float(np.nanmedian(train[target].to_numpy(float))) if len(train) else 1.0
+            scales[target] = TargetScale(offset=max(0.05 * median, 1e-3))
+        else:
+            scales[target] = TargetScale()
+    return scales
+
+
+@dataclass
+class MeasuredFit:
+    """Step 2's result, on the measured rows outside the golden set."""
+
+    rows: pd.DataFrame
+    prior: np.ndarray     # [n, targets] the prior's values (honest: the members never saw these rows)
+    spread: np.ndarray    # [n, targets] the forest's tree spread on these rows
+    cross_fit: CrossFit   # out-of-fold values are on each target's scale
+    trusted: np.ndarray
+
+
+def fit_correction(gold: Any, choice: MemberChoice, forest: ForestMember, scales: dict[str, TargetScale],
+                   cfg: ModelsConfig) -> MeasuredFit:
+    """Cross-fit the measured correction of the prior (models/correction.py) on every measured row."""
+    targets = tuple(gold.target_names)
+    rows = measured_rows(gold)
+    X = rows[list(gold.feature_names)].to_numpy(np.float64)
+    prior = spread = np.zeros((0, len(targets)))
+    if len(rows):
+        mean, spread = forest.predict_with_spread(X)
+        preds = {m: (mean if m == "forest" else member.predict(X)) for m, member in choice.candidates.items()}
+        prior = prior_matrix(preds, choice.weights, targets)
+    on_scale = lambda M: np.column_stack([scales[t].forward(M[:, j]) for j, t in enumerate(targets)]) \
+        if len(M) else M  # noqa: E731
+    trusted = rows["label_source"].astype(str).isin(list(gold.trusted_sources)).to_numpy()
+    fit = cross_fit_correction(X, on_scale(rows[list(targets)].to_numpy(np.float64)), rows["weight"].to_numpy(np.float64),
+                               on_scale(prior), trusted, rows["recipe_id"].to_numpy(), targets, cfg.correction, cfg.seed)
+    return MeasuredFit(rows, prior, spread, fit, trusted)
+
+
+def calibrate_intervals(choice: MemberChoice, measured: MeasuredFit, scales: dict[str, TargetScale],
+                        targets: Sequence[str], cfg: ModelsConfig) -> dict[str, TargetInterval]:
+    """Per target: cross-conformal on trusted measured rows once there are enough, else simulated + allowance."""
+    intervals = {}
     for j, target in enumerate(targets):
-        record = selection[target]
-        cal = calibration_rows[target]
-        ensemble_val = combine(val_preds, weights[target], j, target)
-        if correction is not None:
-            ensemble_val = np.clip(ensemble_val + correction.delta(Xv, ensemble_val, target), *_bounds(target))
-            record["measured_correction_rows"] = correction.rows.get(target, 0)
-            record["measured_correction"] = target in correction.models
-        calibration[target] = calibrate(Yv[cal, j], ensemble_val[cal], val_spread[cal, j], cfg.coverage_target)
-        forest_calibration[target] = calibrate(Yv[cal, j], np.clip(val_mean[cal, j], *_bounds(target)),
-                                               val_spread[cal, j], cfg.coverage_target)
+        scale, sim = scales[target], choice.simulated[target]
+        y = measured.rows[target].to_numpy(float) if len(measured.rows) else np.zeros(0)
+        use = ~np.isnan(y) & measured.trusted
+        oof = scale.inverse(measured.cross_fit.oof[use, j]) if use.any() else np.zeros(0)
+        if use.sum() >= cfg.intervals.min_measured_rows:
+            q, valid = measured_half_width(y[use], oof, scale, cfg.coverage_target)
+            intervals[target] = TargetInterval(MEASURED, cfg.coverage_target, scale, sim, q_measured=q,
+                                               n_measured=int(use.sum()), valid=valid)
+            continue
+        low, high = _bounds(target)
+        lo, hi = sim.interval(oof, measured.spread[use, j] if use.any() else np.zeros(0))
+        configured = allowance_on_scale(cfg.intervals.allowance[target], scale)
+        allowance, source = measured_allowance(y[use], np.clip(lo, low, high), np.clip(hi, low, high), scale,
+                                               cfg.coverage_target, configured)
+        intervals[target] = TargetInterval(CALIBRATED_ON_SIMULATION, cfg.coverage_target, scale, sim,
+                                           allowance=allowance, allowance_source=source, n_measured=int(use.sum()),
+                                           valid=sim.valid)
+    return intervals
 
-    novelty_reference = {}
-    if autoencoder is not None:
-        scores = autoencoder.novelty(Xv)
-        novelty_reference = {"val_p50": float(np.quantile(scores, 0.5)), "val_p95": float(np.quantile(scores, 0.95)),
-                             "val_p99": float(np.quantile(scores, 0.99))}
+
+def novelty_reference(autoencoder: Any, X: np.ndarray) -> dict[str, float]:
+    if autoencoder is None or len(X) == 0:
+        return {}
+    scores = autoencoder.novelty(X)
+    return {f"val_p{int(q * 100)}": float(np.quantile(scores, q)) for q in (0.5, 0.95, 0.99)}
+
+
+def assemble_ensemble(gold: Any, forest: ForestMember, boosting: BoostingMember | None, tab_transformer: Any | None,
+                      autoencoder: Any | None, cfg: ModelsConfig | None = None,
+                      heuristic: Heuristic | None = None) -> TrainedEnsemble:
+    """Choose members, fit the measured correction, calibrate the intervals, evaluate (module docstring)."""
+    started = time.perf_counter()
+    cfg = cfg or models_config()
+    targets = tuple(gold.target_names)
+    choice = choose_members(gold, forest, boosting, tab_transformer, cfg)
+    scales = target_scales(gold)
+    measured = fit_correction(gold, choice, forest, scales, cfg)
+    correction = measured.cross_fit.correction if measured.cross_fit.correction.models else None
     ensemble = TrainedEnsemble(
         feature_names=tuple(gold.feature_names), target_names=targets, feature_order_hash=gold.feature_order_hash,
         # Members without weight for any target are not served, so they are not saved either.
-        forest=forest, boosting=boosting if _weighted(weights, "boosting") else None,
-        tab_transformer=tab_transformer if _weighted(weights, "tab_transformer") else None,
-        autoencoder=autoencoder, weights=weights, calibration=calibration, forest_calibration=forest_calibration,
-        novelty_reference=novelty_reference, correction=correction)
-    evaluation = evaluate(ensemble, gold, candidates, heuristic or _default_heuristic())
+        forest=forest, boosting=boosting if _weighted(choice.weights, "boosting") else None,
+        tab_transformer=tab_transformer if _weighted(choice.weights, "tab_transformer") else None,
+        autoencoder=autoencoder, weights=choice.weights,
+        intervals=calibrate_intervals(choice, measured, scales, targets, cfg),
+        novelty_reference=novelty_reference(autoencoder, gold.X("val")), correction=correction)
+    evaluation = evaluate(ensemble, gold, choice.candidates, heuristic or _default_heuristic())
     train_seconds = {m.name: float(m.train_seconds) for m in (forest, boosting, tab_transformer, autoencoder) if m is not None}
     train_seconds["ensemble"] = time.perf_counter() - started
-    ensemble.metadata = {
-        "features": list(ensemble.feature_names), "targets": list(targets),
+    ensemble.metadata = training_metadata(gold, ensemble, choice, measured, cfg, train_seconds, evaluation)
+    return ensemble
+
+
+def training_metadata(gold: Any, ensemble: TrainedEnsemble, choice: MemberChoice, measured: MeasuredFit,
+                      cfg: ModelsConfig, train_seconds: dict[str, float], evaluation: dict) -> dict:
+    selection = {t: dict(record, **ensemble.intervals[t].describe(),
+                         correction=measured.cross_fit.report.get(t, {})) for t, record in choice.selection.items()}
+    return {
+        "features": list(ensemble.feature_names), "targets": list(ensemble.target_names),
         "feature_order_hash": gold.feature_order_hash, "dataset_hash": gold.dataset_hash,
         "gold_config_hash": gold.config_hash, "models_config_hash": models_config_hash(),
         "config_hash": _combined_hash(gold.config_hash, models_config_hash()),
         "trained_on": trained_on_label(gold), "intervals_method": INTERVALS_METHOD,
+        "calibrated_on": ensemble.calibrated_on, "measured_rows": int(len(measured.rows)),
         "coverage_target": cfg.coverage_target, "seed": cfg.seed, "profile": cfg.profile,
         "ensemble_method": cfg.ensemble.method, "selection": selection,
-        "tab_transformer_used": {t: r["tab_transformer_used"] for t, r in selection.items()},
+        "tab_transformer_used": {t: r["tab_transformer_used"] for t, r in choice.selection.items()},
         "rows": {s: int(len(gold.split_frame(s))) for s in ("train", "val", "test", "golden")},
         "train_seconds": train_seconds, "training_seconds_total": float(sum(train_seconds.values())),
-        "novelty_reference": novelty_reference, **evaluation,
+        "novelty_reference": ensemble.novelty_reference, **evaluation,
     }
-    return ensemble
-
-
-def prior_predictions(candidates: Mapping[str, Any], forest: ForestMember, X: np.ndarray) -> dict[str, np.ndarray]:
-    return {m: (forest.predict_with_spread(X)[0] if m == "forest" else member.predict(X)) for m, member in candidates.items()}
 
 
 def _weighted(weights: Mapping[str, Mapping[str, float]], member: str) -> bool:
@@ -499,49 +512,57 @@ def _combined_hash(*parts: str) -> str:
     return sha256_bytes("\n".join(parts).encode())
 
 
-def evaluate(ensemble: TrainedEnsemble, gold: Any, candidates: Mapping[str, Any], heuristic: Heuristic) -> dict:
-    """Per-target metrics per model and split (never averaged across units), golden vs heuristic."""
+def evaluation_slices(gold: Any) -> dict[str, pd.DataFrame]:
+    """val, test and golden, and golden's simulated and trusted measured slices (what the gate decides on)."""
+    golden = gold.split_frame("golden")
+    source = golden["label_source"].astype(str)
+    slices = {"val": gold.split_frame("val"), "test": gold.split_frame("test"), "golden": golden,
+              "golden_simulated": golden[source == SIMULATED],
+              "golden_measured": golden[source.isin(list(gold.trusted_sources))]}
+    return {name: frame for name, frame in slices.items() if len(frame)}
+
+
+def slice_predictions(ensemble: TrainedEnsemble, candidates: Mapping[str, Any], heuristic: Heuristic,
+                      X: np.ndarray) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """The served ensemble with intervals, each member's point prediction and the heuristic on rows X."""
     targets = ensemble.target_names
-    Ytrain = gold.Y("train")
-    target_scale = {t: float(np.nanstd(Ytrain[:, j])) for j, t in enumerate(targets)}
+    results = {"ensemble": ensemble.predict(X)}
+    for name, member in candidates.items():
+        pred = ensemble.forest.predict_with_spread(X)[0] if name == "forest" else member.predict(X)
+        results[name] = {t: {"value": np.clip(pred[:, j], *_bounds(t))} for j, t in enumerate(targets)}
+    props = heuristic(pd.DataFrame(X, columns=list(ensemble.feature_names)))
+    results["heuristic"] = {t: {"value": props[t].to_numpy(dtype=float)} for t in targets}
+    return results
+
+
+def evaluate(ensemble: TrainedEnsemble, gold: Any, candidates: Mapping[str, Any], heuristic: Heuristic) -> dict:
+    """Per-target metrics per model and slice (never averaged across units) and golden vs the heuristic
+    on the slice that decides (models/rules.py)."""
+    from rexai_assets.models.rules import deciding_slice, quality_thresholds
+
+    targets = ensemble.target_names
+    Ytrain = simulated_rows(gold.split_frame("train"))[list(targets)].to_numpy(np.float64)
+    target_scale = {t: float(np.nanstd(Ytrain[:, j])) if len(Ytrain) else 1.0 for j, t in enumerate(targets)}
     metrics: dict[str, dict[str, dict]] = {}
     aggregate: dict[str, dict[str, float]] = {}
-    coverage: dict[str, dict[str, float]] = {}
-    slices = {"val": gold.split_frame("val"), "test": gold.split_frame("test"), "golden": gold.split_frame("golden")}
-    for split in ("val", "golden"):
-        frame = slices[split]
-        measured = frame[frame["label_source"].astype(str) != SIMULATED] if len(frame) else frame
-        if len(measured):
-            slices[f"{split}_measured"] = measured
-    for split, frame in slices.items():
-        if len(frame) == 0:
-            continue
-        X = frame[list(ensemble.feature_names)].to_numpy(dtype=np.float64)
-        Y = frame[list(targets)].to_numpy(dtype=np.float64)
-        results = {"ensemble": ensemble.predict(X), "forest": ensemble.predict_forest(X)}
-        for name, member in candidates.items():
-            if name != "forest":
-                pred = member.predict(X)
-                results[name] = {t: {"value": np.clip(pred[:, j], *_bounds(t))} for j, t in enumerate(targets)}
-        features = pd.DataFrame(X, columns=list(ensemble.feature_names), index=frame.index)
-        props = heuristic(features)
-        results["heuristic"] = {t: {"value": props[t].to_numpy(dtype=float)} for t in targets}
-        for name, pred in results.items():
+    for split, frame in evaluation_slices(gold).items():
+        X, Y = frame[list(ensemble.feature_names)].to_numpy(np.float64), frame[list(targets)].to_numpy(np.float64)
+        for name, pred in slice_predictions(ensemble, candidates, heuristic, X).items():
             per_target = per_target_metrics(Y, pred, targets)
             metrics.setdefault(name, {})[split] = per_target
             aggregate.setdefault(name, {})[split] = normalised_mae(per_target, target_scale)
-        coverage[split] = {t: metrics["ensemble"][split][t]["coverage"] for t in targets}
+    coverage = {split: {t: v[t]["coverage"] for t in targets} for split, v in metrics.get("ensemble", {}).items()}
+    thresholds = quality_thresholds()
     versus = {}
-    if "golden" in metrics.get("ensemble", {}):
-        for t in targets:
-            # Measured golden rows judge the model once there are enough of them (as in the gate).
-            measured = metrics["ensemble"].get("golden_measured", {}).get(t, {})
-            split = "golden_measured" if measured.get("n", 0) >= MIN_MEASURED_CALIBRATION else "golden"
-            model_mae = metrics["ensemble"][split][t]["mae"]
-            heuristic_mae = metrics["heuristic"][split][t]["mae"]
-            versus[t] = {"model_mae": model_mae, "heuristic_mae": heuristic_mae, "slice": split,
-                         "n": metrics["ensemble"][split][t]["n"],
-                         "beats": bool(model_mae < heuristic_mae) if not math.isnan(model_mae) else False}
+    for t in targets:
+        measured_n = metrics.get("ensemble", {}).get("golden_measured", {}).get(t, {}).get("n", 0)
+        split = f"golden_{deciding_slice(measured_n, thresholds)}"
+        entry = metrics.get("ensemble", {}).get(split, {}).get(t)
+        if entry is None or entry["n"] == 0:
+            continue
+        model_mae, heuristic_mae = entry["mae"], metrics["heuristic"][split][t]["mae"]
+        versus[t] = {"model_mae": model_mae, "heuristic_mae": heuristic_mae, "slice": split, "n": entry["n"],
+                     "beats": bool(model_mae < heuristic_mae) if not math.isnan(model_mae) else False}
     return {"metrics": metrics, "aggregate_normalised_mae": aggregate, "coverage": coverage,
             "target_scale": target_scale, "golden_vs_heuristic": versus}
 

@@ -26,18 +26,19 @@ def small_gold(tables: Any, size: int = 500, seed: int = 5, raw_dir: Path | None
 
 def small_ensemble(gold: Any, n_estimators: int = 8, autoencoder: bool = True, seed: int = 3) -> Any:
     from rexai_assets.models.config import ForestConfig, models_config
-    from rexai_assets.models.conformal import calibrate
-    from rexai_assets.models.ensemble import TrainedEnsemble
+    from rexai_assets.models.conformal import TargetInterval, calibrate
+    from rexai_assets.models.ensemble import TrainedEnsemble, target_scales
     from rexai_assets.models.forest import fit_forest
 
     forest = fit_forest(gold.X("train"), gold.Y("train"), gold.W("train"), tuple(gold.target_names),
                         ForestConfig(n_estimators=n_estimators), seed, 1)
     Xv, Yv = gold.X("val"), gold.Y("val")
     mean, spread = forest.predict_with_spread(Xv)
-    calibration = {}
+    intervals, scales = {}, target_scales(gold)
     for j, target in enumerate(gold.target_names):
         labelled = ~np.isnan(Yv[:, j])
-        calibration[target] = calibrate(Yv[labelled, j], mean[labelled, j], spread[labelled, j], 0.95)
+        simulated = calibrate(Yv[labelled, j], mean[labelled, j], spread[labelled, j], 0.95)
+        intervals[target] = TargetInterval("simulated", 0.95, scales[target], simulated)
     ae = None
     if autoencoder:
         from rexai_assets.models.torch_models import fit_autoencoder
@@ -48,10 +49,10 @@ def small_ensemble(gold: Any, n_estimators: int = 8, autoencoder: bool = True, s
     return TrainedEnsemble(
         feature_names=tuple(gold.feature_names), target_names=tuple(gold.target_names),
         feature_order_hash=gold.feature_order_hash, forest=forest, boosting=None, tab_transformer=None,
-        autoencoder=ae, weights={t: {"forest": 1.0} for t in gold.target_names}, calibration=calibration,
-        forest_calibration=calibration,
+        autoencoder=ae, weights={t: {"forest": 1.0} for t in gold.target_names}, intervals=intervals,
         metadata={"dataset_hash": gold.dataset_hash, "config_hash": gold.config_hash,
-                  "feature_order_hash": gold.feature_order_hash, "trained_on": "synthetic_v0"})
+                  "feature_order_hash": gold.feature_order_hash, "trained_on": "synthetic_v0",
+                  "calibrated_on": {t: "simulated" for t in gold.target_names}, "coverage_target": 0.95})
 
 
 def saved_small_ensemble(gold: Any, directory: Path, **kwargs: Any) -> Path:
