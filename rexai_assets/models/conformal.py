@@ -154,6 +154,24 @@ def measured_half_width(y: np.ndarray, oof: np.ndarray, scale: TargetScale, cove
     return conformal_quantile(np.abs(scale.forward(y) - scale.forward(oof)), coverage)
 
 
+def sharpest_scale(y: np.ndarray, oof: np.ndarray, scales: list[TargetScale], coverage: float, low: float,
+                   high: float) -> tuple[TargetScale, float, bool]:
+    """Of the candidate scales, the one whose cross-conformal intervals are narrowest on average over the
+    measured rows (all reach the same nominal coverage); its half-width and validity.
+
+    Costs span orders of magnitude with an absolute noise floor (water near zero): a log scale whose
+    offset is far below that floor inflates every interval, a plain one ignores that errors grow with
+    the value. The measurements choose; with few candidates the choice costs little of the guarantee."""
+    best = None
+    for scale in scales:
+        q, valid = measured_half_width(y, oof, scale, coverage)
+        centre = scale.forward(oof)
+        width = float(np.mean(np.clip(scale.inverse(centre + q), low, high) - np.clip(scale.inverse(centre - q), low, high)))
+        if best is None or width < best[0]:
+            best = (width, scale, q, valid)
+    return best[1], best[2], best[3]
+
+
 def measured_allowance(y: np.ndarray, lo: np.ndarray, hi: np.ndarray, scale: TargetScale, coverage: float,
                        configured: float) -> tuple[float, str]:
     """How far measurements fall outside the simulated interval (on the scale), as a conformal quantile.

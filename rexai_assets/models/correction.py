@@ -39,6 +39,8 @@ class MeasuredCorrection:
     target_names: tuple[str, ...]
     models: dict[str, object]  # target -> fitted regressor on [X, prior on the scale]; absent = no correction
     rows: dict[str, int] = field(default_factory=dict)
+    # Per target, the offset of the log scale the correction learned on (None: the target itself).
+    offsets: dict[str, float | None] = field(default_factory=dict)
 
     def delta(self, X: np.ndarray, prior: np.ndarray, target: str) -> np.ndarray:
         """The correction on the target's scale for rows X whose prior (on the scale) is `prior`."""
@@ -47,12 +49,22 @@ class MeasuredCorrection:
             return np.zeros(len(X))
         return _predict(model, X, prior)
 
+    def apply(self, X: np.ndarray, prior: np.ndarray, target: str) -> np.ndarray:
+        """The corrected value in the target's units for rows X whose prior value is `prior`."""
+        offset = self.offsets.get(target)
+        if offset is None:
+            return prior + self.delta(X, prior, target)
+        shifted = np.log(np.maximum(prior, 0.0) + offset)
+        return np.exp(shifted + self.delta(X, shifted, target)) - offset
+
     def state(self) -> dict:
-        return {"target_names": list(self.target_names), "models": self.models, "rows": self.rows}
+        return {"target_names": list(self.target_names), "models": self.models, "rows": self.rows,
+                "offsets": self.offsets}
 
     @classmethod
     def from_state(cls, state: dict) -> "MeasuredCorrection":
-        return cls(tuple(state["target_names"]), dict(state["models"]), dict(state.get("rows", {})))
+        return cls(tuple(state["target_names"]), dict(state["models"]), dict(state.get("rows", {})),
+                   dict(state.get("offsets", {})))
 
 
 @dataclass

@@ -30,7 +30,7 @@ from rexai_assets.models.artefacts import artefact_hash, load_ensemble, save_ens
 from rexai_assets.models.boosting import BoostingMember, fit_boosting
 from rexai_assets.models.conformal import (MEASURED, SIMULATED as CALIBRATED_ON_SIMULATION, NormalisedConformal,
                                            TargetInterval, TargetScale, allowance_on_scale, calibrate,
-                                           measured_allowance, measured_half_width)
+                                           measured_allowance, sharpest_scale)
 from rexai_assets.models.config import ModelsConfig, models_config, models_config_hash
 from rexai_assets.models.correction import CrossFit, MeasuredCorrection, cross_fit_correction
 from rexai_assets.models.forest import ForestMember, fit_forest
@@ -120,15 +120,12 @@ class TrainedEnsemble:
         return self.corrected(X, prior), spread
 
     def corrected(self, X: np.ndarray, prior: np.ndarray) -> np.ndarray:
-        """Prior values [n, n_targets] plus the measured correction, on each target's scale."""
+        """Prior values [n, n_targets] plus the measured correction (learned on each target's scale)."""
         if self.correction is None:
             return prior
         values = prior.copy()
         for j, target in enumerate(self.target_names):
-            scale = self.intervals[target].scale
-            shifted = scale.forward(prior[:, j])
-            delta = self.correction.delta(X, shifted, target)
-            values[:, j] = np.clip(scale.inverse(shifted + delta), *_bounds(target))
+            values[:, j] = np.clip(self.correction.apply(X, prior[:, j], target), *_bounds(target))
         return values
 
     def predict(self, X: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
@@ -383,17 +380,31 @@ def choose_members(gold: Any, forest: ForestMember, boosting: Any, tab_transform
     return MemberChoice(candidates, weights, simulated, selection)
 
 
-def target_scales(gold: Any) -> dict[str, TargetScale]:
-    """Log scale (offset: a small share of the simulated median) for the costs, identity for the 0-1 targets."""
+# Offsets of the log scales of the costs, as shares of the target's simulated median: the simulated
+# intervals and their relative allowance use the first; the correction learns on the second (errors
+# relative above the median, absolute below it); measured intervals choose among all of them.
+SIMULATED_OFFSET_SHARE, CORRECTION_OFFSET_SHARE = 0.05, 1.0
+MEASURED_OFFSET_SHARES = (0.1, 1.0, 10.0)
+
+
+def target_scales(gold: Any, share: float = SIMULATED_OFFSET_SHARE) -> dict[str, TargetScale]:
+    """Log scale (offset: `share` of the simulated median) for the costs, identity for the 0-1 targets."""
     train = simulated_rows(gold.split_frame("train"))
     scales = {}
     for target in gold.target_names:
         if math.isinf(_bounds(target)[1]):
             median = float(np.nanmedian(train[target].to_numpy(float))) if len(train) else 1.0
-            scales[target] = TargetScale(offset=max(0.05 * median, 1e-3))
+            scales[target] = TargetScale(offset=max(share * median, 1e-3))
         else:
             scales[target] = TargetScale()
     return scales
+
+
+def measured_scale_candidates(gold: Any, target: str) -> list[TargetScale]:
+    """The scales a target's measured intervals may be calibrated on: plain, and log for the costs."""
+    if not math.isinf(_bounds(target)[1]):
+        return [TargetScale()]
+    return [TargetScale()] + [target_scales(gold, share)[target] for share in MEASURED_OFFSET_SHARES]
 
 
 @dataclass
@@ -403,14 +414,15 @@ class MeasuredFit:
     rows: pd.DataFrame
     prior: np.ndarray     # [n, targets] the prior's values (honest: the members never saw these rows)
     spread: np.ndarray    # [n, targets] the forest's tree spread on these rows
-    cross_fit: CrossFit   # out-of-fold values are on each target's scale
+    cross_fit: CrossFit   # out-of-fold values are on each target's correction scale
     trusted: np.ndarray
+    oof_values: np.ndarray  # [n, targets] out-of-fold served values in the targets' units
 
 
-def fit_correction(gold: Any, choice: MemberChoice, forest: ForestMember, scales: dict[str, TargetScale],
-                   cfg: ModelsConfig) -> MeasuredFit:
+def fit_correction(gold: Any, choice: MemberChoice, forest: ForestMember, cfg: ModelsConfig) -> MeasuredFit:
     """Cross-fit the measured correction of the prior (models/correction.py) on every measured row."""
     targets = tuple(gold.target_names)
+    scales = target_scales(gold, CORRECTION_OFFSET_SHARE)
     rows = measured_rows(gold)
     X = rows[list(gold.feature_names)].to_numpy(np.float64)
     prior = spread = np.zeros((0, len(targets)))
@@ -423,24 +435,28 @@ def fit_correction(gold: Any, choice: MemberChoice, forest: ForestMember, scales
     trusted = rows["label_source"].astype(str).isin(list(gold.trusted_sources)).to_numpy()
     fit = cross_fit_correction(X, on_scale(rows[list(targets)].to_numpy(np.float64)), rows["weight"].to_numpy(np.float64),
                                on_scale(prior), trusted, rows["recipe_id"].to_numpy(), targets, cfg.correction, cfg.seed)
-    return MeasuredFit(rows, prior, spread, fit, trusted)
+    fit.correction.offsets = {t: scales[t].offset for t in targets}
+    oof = np.column_stack([np.clip(scales[t].inverse(fit.oof[:, j]), *_bounds(t)) for j, t in enumerate(targets)]) \
+        if len(rows) else prior
+    return MeasuredFit(rows, prior, spread, fit, trusted, oof)
 
 
-def calibrate_intervals(choice: MemberChoice, measured: MeasuredFit, scales: dict[str, TargetScale],
-                        targets: Sequence[str], cfg: ModelsConfig) -> dict[str, TargetInterval]:
+def calibrate_intervals(gold: Any, choice: MemberChoice, measured: MeasuredFit, targets: Sequence[str],
+                        cfg: ModelsConfig) -> dict[str, TargetInterval]:
     """Per target: cross-conformal on trusted measured rows once there are enough, else simulated + allowance."""
-    intervals = {}
+    intervals, scales = {}, target_scales(gold)
     for j, target in enumerate(targets):
         scale, sim = scales[target], choice.simulated[target]
+        low, high = _bounds(target)
         y = measured.rows[target].to_numpy(float) if len(measured.rows) else np.zeros(0)
         use = ~np.isnan(y) & measured.trusted
-        oof = scale.inverse(measured.cross_fit.oof[use, j]) if use.any() else np.zeros(0)
+        oof = measured.oof_values[use, j]
         if use.sum() >= cfg.intervals.min_measured_rows:
-            q, valid = measured_half_width(y[use], oof, scale, cfg.coverage_target)
-            intervals[target] = TargetInterval(MEASURED, cfg.coverage_target, scale, sim, q_measured=q,
+            chosen, q, valid = sharpest_scale(y[use], oof, measured_scale_candidates(gold, target),
+                                              cfg.coverage_target, low, high)
+            intervals[target] = TargetInterval(MEASURED, cfg.coverage_target, chosen, sim, q_measured=q,
                                                n_measured=int(use.sum()), valid=valid)
             continue
-        low, high = _bounds(target)
         lo, hi = sim.interval(oof, measured.spread[use, j] if use.any() else np.zeros(0))
         configured = allowance_on_scale(cfg.intervals.allowance[target], scale)
         allowance, source = measured_allowance(y[use], np.clip(lo, low, high), np.clip(hi, low, high), scale,
@@ -466,8 +482,7 @@ def assemble_ensemble(gold: Any, forest: ForestMember, boosting: BoostingMember 
     cfg = cfg or models_config()
     targets = tuple(gold.target_names)
     choice = choose_members(gold, forest, boosting, tab_transformer, cfg)
-    scales = target_scales(gold)
-    measured = fit_correction(gold, choice, forest, scales, cfg)
+    measured = fit_correction(gold, choice, forest, cfg)
     correction = measured.cross_fit.correction if measured.cross_fit.correction.models else None
     ensemble = TrainedEnsemble(
         feature_names=tuple(gold.feature_names), target_names=targets, feature_order_hash=gold.feature_order_hash,
@@ -475,7 +490,7 @@ def assemble_ensemble(gold: Any, forest: ForestMember, boosting: BoostingMember 
         forest=forest, boosting=boosting if _weighted(choice.weights, "boosting") else None,
         tab_transformer=tab_transformer if _weighted(choice.weights, "tab_transformer") else None,
         autoencoder=autoencoder, weights=choice.weights,
-        intervals=calibrate_intervals(choice, measured, scales, targets, cfg),
+        intervals=calibrate_intervals(gold, choice, measured, targets, cfg),
         novelty_reference=novelty_reference(autoencoder, gold.X("val")), correction=correction)
     evaluation = evaluate(ensemble, gold, choice.candidates, heuristic or _default_heuristic())
     train_seconds = {m.name: float(m.train_seconds) for m in (forest, boosting, tab_transformer, autoencoder) if m is not None}
