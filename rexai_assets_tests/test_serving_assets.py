@@ -76,6 +76,14 @@ def test_bundle_recommendations_and_benchmarks_materialise(config_override):
             assert rec["prediction"][target]["lo"] <= cap
     metadata = recs.asset_materializations_for_node("recipe_recommendations")[0].metadata
     assert metadata["pareto_front"].value.startswith("![pareto](data:image/png;base64,")
+    # p_meets and where the intervals were calibrated reach the UI (the table and their own entries).
+    assert all(0.0 <= rec["p_meets"] <= 1.0 and isinstance(rec["interval_meets"], bool)
+               for rec in output["recommendations"])
+    assert "calibrated_on" in output and metadata["calibrated_on"].value == (output["calibrated_on"] or {})
+    assert metadata["best_p_meets"].value == output["recommendations"][0]["p_meets"]
+    table = metadata["top_recipes"].value
+    assert "| # | recipe | p_meets | interval |" in table and "intervals calibrated on: " in table
+    assert f"| {output['recommendations'][0]['p_meets']:.4f} |" in table
     assert (data.root / "recommendations" / "Utensil_pareto.png").exists()
 
     # A new champion: the next benchmark run plots the previous and the new one on the same rows.

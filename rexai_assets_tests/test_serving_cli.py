@@ -45,19 +45,77 @@ def write(tmp_path: Path, data) -> Path:
 def test_predict_json_without_champion_is_heuristic(tmp_path, capsys):
     assert main(["predict", str(write(tmp_path, RECIPES)), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert [set(e) for e in out] == [{"recipe_id", "model_version", "source", "prediction"}] * 2
+    assert [set(e) for e in out] == [{"recipe_id", "model_version", "source", "prediction", "calibrated_on"}] * 2
+    assert all(e["calibrated_on"] == {t: "uncalibrated" for t in TARGETS} for e in out)
     assert out[1]["recipe_id"] == "foam-sinter" and out[0]["recipe_id"].startswith("R-")
     assert all(e["source"] == "heuristic" and e["model_version"] is None for e in out)
     for entry in out:
         assert set(entry["prediction"]) == set(TARGETS)
         for value in entry["prediction"].values():
             assert set(value) == {"value", "lo", "hi"} and value["lo"] <= value["value"] <= value["hi"]
+    assert main(["predict", str(write(tmp_path, RECIPES))]) == 0
+    text = capsys.readouterr().out
+    assert ("intervals calibrated on: uncalibrated (rigidity, tightness, energy_kwh, water_l, crew_min) — a fixed "
+            "heuristic band, not calibrated on any data\n") in text
 
 
 def test_predict_json_from_champion(tmp_path, capsys, champion):
     assert main(["predict", str(write(tmp_path, RECIPES)), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert {(e["source"], e["model_version"]) for e in out} == {("model", "4")}
+    recorded = champion.metadata.get("calibrated_on")
+    # "calibrated_on" where the model records it, left out for a model that predates it.
+    assert all(e.get("calibrated_on") == (None if recorded is None else dict(recorded)) for e in out)
+
+
+CALIBRATED_ON = {"rigidity": "measured", "tightness": "measured", "energy_kwh": "simulated", "water_l": "simulated",
+                 "crew_min": "simulated"}
+
+
+@pytest.fixture
+def calibrated_champion(model, monkeypatch):
+    """A champion (version 6) whose metadata records measured and simulation-only calibration."""
+    import dataclasses
+
+    recorded = dataclasses.replace(model, metadata={**model.metadata, "calibrated_on": CALIBRATED_ON})
+    monkeypatch.setattr(scorer_module, "load_scorer",
+                        lambda mlflow=None, alias="champion": scorer_module.ensemble_scorer(recorded, "6"))
+    return recorded
+
+
+SIMULATION_WARNING = ("intervals calibrated on: measured (rigidity, tightness); simulated (energy_kwh, water_l, "
+                      "crew_min) — calibrated on simulation only for: energy_kwh, water_l, crew_min; intervals "
+                      "include the simulator-to-reality allowance\n")
+
+
+def test_predict_reports_calibration_source(tmp_path, capsys, calibrated_champion):
+    assert main(["predict", str(write(tmp_path, RECIPES)), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [e["calibrated_on"] for e in out] == [CALIBRATED_ON] * 2
+    assert {(e["source"], e["model_version"]) for e in out} == {("model", "6")}
+    assert main(["predict", str(write(tmp_path, RECIPES))]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("source: model v6\n" + SIMULATION_WARNING)
+
+
+def test_recommend_reports_p_meets_and_calibration_source(capsys, calibrated_champion, config_override):
+    config_override("serving.yaml", {"recommendations": {"candidates": 600}})
+    assert main(["recommend", "--target", "Container", "--top", "5", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["calibrated_on"] == CALIBRATED_ON and doc["coverage_target"] == 0.95
+    rows = doc["recommendations"]
+    assert rows and all(0.0 <= r["p_meets"] <= 1.0 and isinstance(r["interval_meets"], bool) for r in rows)
+    keys = [(not r["interval_meets"], -int(r["p_meets"] * 100 + 1e-6), r["resource_load"]) for r in rows]
+    assert keys == sorted(keys)
+    for r in rows:
+        pred, target = r["prediction"], doc["target"]
+        meets = (pred["rigidity"]["lo"] >= target["rigidity"] and pred["tightness"]["lo"] >= target["tightness"]
+                 and pred["energy_kwh"]["hi"] <= target["max_energy_kwh"] and pred["water_l"]["hi"] <= target["max_water_l"]
+                 and pred["crew_min"]["hi"] <= target["max_crew_min"])
+        assert r["interval_meets"] == meets
+    assert main(["recommend", "--target", "Container", "--top", "2"]) == 0
+    text = capsys.readouterr().out
+    assert SIMULATION_WARNING in text and "  1. R-" in text and "p_meets " in text
 
 
 @pytest.mark.parametrize("data, reason", [
@@ -93,9 +151,13 @@ def test_recommend_json_and_text(capsys, champion, config_override):
     for rec in doc["recommendations"]:
         assert set(rec["prediction"]) == set(TARGETS) and rec["drivers"]
         assert rec["prediction"]["energy_kwh"]["lo"] <= doc["target"]["max_energy_kwh"]
+        assert 0.0 <= rec["p_meets"] <= 1.0 and isinstance(rec["interval_meets"], bool)
+    recorded = champion.metadata.get("calibrated_on")
+    assert doc["calibrated_on"] == (None if recorded is None else dict(recorded))
     assert main(["recommend", "--target", "Interior", "--top", "2"]) == 0
     text = capsys.readouterr().out
     assert "model v4" in text and " 2. R-" in text and " 3. " not in text
+    assert "\nintervals calibrated on: " in text
 
 
 def test_recommend_unknown_target(capsys):

@@ -73,7 +73,7 @@ class StartUp:
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     from rexai_assets.serving import recommend as rc
-    from rexai_assets.serving.scorer import ServingError
+    from rexai_assets.serving.scorer import ServingError, calibration_note
 
     if args.top is not None and args.top < 1:
         raise CommandError("--top must be at least 1")
@@ -98,6 +98,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     c = rec.counts
     print(f"{c['scored']} candidates scored, {c['cap_infeasible']} over a cap (95 %), {c['feasible']} feasible, "
           f"{c['pareto']} on the Pareto front")
+    print(calibration_note(rec.calibrated_on, scorer.target_names))
     if rec.ranked.empty:
         print("no candidate is within the caps")
         return 0
@@ -106,7 +107,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         cells = "  ".join(f"{t} {pred[t]['value']:.3g} [{pred[t]['lo']:.3g}, {pred[t]['hi']:.3g}]" for t in pred)
         novelty = "" if row["novelty"] != row["novelty"] else f"  novelty {row['novelty']:.3g}"
         drivers = ", ".join(d["feature"] for d in row["drivers"].get("rigidity", []))
-        print(f"{row['rank']:>3}. {row['recipe_id']}  {row['label']}  score {row['score']:.3f}"
+        print(f"{row['rank']:>3}. {row['recipe_id']}  {row['label']}  p_meets {row['p_meets']:.4f}"
+              f"{'  [whole interval meets]' if row['interval_meets'] else ''}  score {row['score']:.3f}"
               f"{'  [pareto]' if row['on_pareto'] else ''}{novelty}")
         print(f"     {cells}")
         if drivers:
@@ -151,14 +153,18 @@ def predictions_document(recipes: list, scorer: Any, tables: Any) -> list[dict]:
     except FeatureError as exc:
         raise CommandError(str(exc)) from None
     pred = scorer.predict(features[list(scorer.feature_names)].to_numpy(dtype=np.float64))
+    calibrated_on = getattr(scorer, "calibrated_on", None)
+    # "calibrated_on" only where the model records it (DESIGN.md: "where they apply").
+    extra = {} if calibrated_on is None else {"calibrated_on": dict(calibrated_on)}
     return [{"recipe_id": recipe.recipe_id, "model_version": scorer.version, "source": scorer.source,
-             "prediction": {t: {k: float(pred[t][k][i]) for k in ("value", "lo", "hi")} for t in scorer.target_names}}
+             "prediction": {t: {k: float(pred[t][k][i]) for k in ("value", "lo", "hi")} for t in scorer.target_names},
+             **extra}
             for i, recipe in enumerate(recipes)]
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from rexai_assets.recipes import RecipeCatalog, RecipeError, parse_recipe
-    from rexai_assets.serving.scorer import ServingError
+    from rexai_assets.serving.scorer import ServingError, calibration_note
 
     path = Path(args.recipes)
     raw = read_recipes(path)
@@ -183,6 +189,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return 0
     origin = f"model v{scorer.version}" if scorer.source == "model" else "HEURISTIC (degraded mode: no champion)"
     print(f"source: {origin}")
+    print(calibration_note(scorer.calibrated_on, scorer.target_names))
     for entry in document:
         cells = "  ".join(f"{t} {v['value']:.3g} [{v['lo']:.3g}, {v['hi']:.3g}]" for t, v in entry["prediction"].items())
         print(f"{entry['recipe_id']}: {cells}")

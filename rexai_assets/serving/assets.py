@@ -144,6 +144,8 @@ def recipe_recommendations(context: dg.AssetExecutionContext, storage: RexaiStor
     return dg.Output(rec.to_dict(), metadata={
         "source": rec.source, "model_version": rec.model_version or "", **{k: int(v) for k, v in rec.counts.items()},
         "top_recipes": dg.MetadataValue.md(rc.markdown_table(rec)),
+        "best_p_meets": float(rec.ranked["p_meets"].iloc[0]) if not rec.ranked.empty else 0.0,
+        "calibrated_on": dg.MetadataValue.json(rec.calibrated_on or {}),
         "pareto_front": dg.MetadataValue.md(rc.markdown_image(png, "pareto")),
         "json_path": dg.MetadataValue.path(str(paths["json"])), "plot_path": dg.MetadataValue.path(str(paths["png"])),
         "seconds_scoring": round(rec.seconds.get("score", 0.0), 4)})

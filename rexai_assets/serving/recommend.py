@@ -12,14 +12,28 @@ For a preset (raw/targets_presets.json):
    product as the targets are), the interval's lower bound is already above the preset's cap, i.e. it
    exceeds the cap with at least 97.5 % confidence (one side of the 95 % interval).
 4. Fit: `fit_shortfall = max(0, rigidity_required - rigidity) + max(0, tightness_required - tightness)`
-   (both in [0, 1], so the sum is unit-free; 0 = meets both requirements).
-5. Pareto front over the feasible recipes, every objective minimised: fit_shortfall, energy_kwh, water_l,
+   (both in [0, 1], so the sum is unit-free; 0 = the point predictions meet both requirements).
+5. Probability of meeting the preset, `p_meets`: per target, the served prediction is read as a split
+   normal distribution with median `value`, standard deviation `(value - lo) / z` below it and
+   `(hi - value) / z` above it, z the standard normal quantile of (1 + coverage) / 2 (coverage: the
+   scorer's `coverage_target`, 0.95 by default), so lo and hi are exactly its interval quantiles; a
+   zero-width interval is a point mass (probability 0 or 1), a zero-width side puts that half of the
+   mass on `value`. `p_meets` is the product over the five
+   requirements (rigidity >= r, tightness >= t, energy_kwh, water_l, crew_min <= their caps) of the
+   probability that each is met, i.e. the targets are treated as independent. `interval_meets`: the
+   whole interval meets every requirement (lo >= requirement for rigidity and tightness, hi <= cap for
+   the three resources).
+6. Pareto front over the feasible recipes, every objective minimised: fit_shortfall, energy_kwh, water_l,
    crew_min (point predictions). Ties (identical objective vectors) keep the first recipe drawn.
-6. Ranking: `score = 1 - fit_shortfall - resource_weight * mean_r(use_r / cap_r)` over the three
-   resources (each use divided by its own cap, so no units are mixed). 1 would be a recipe meeting
-   the requirements for free. The best-scoring recipe is always on the Pareto front (a positively
-   weighted sum is minimised only by non-dominated points); `on_pareto` marks the others.
-7. Drivers of each prediction: per target, forest impurity importance x the recipe's standardised
+7. Ranking, lexicographic: (a) recipes whose whole interval meets the preset first, so a recipe whose
+   lower bound misses a requirement never outranks one whose whole interval meets it; (b) `p_meets`
+   descending, floored to steps of 0.01, so that near-certain recipes then compete on cost;
+   (c) `resource_load = mean_r(use_r / cap_r)` ascending over the three resources (point predictions,
+   each use divided by its own cap, so no units are mixed); (d) draw order. `score = 1 - fit_shortfall
+   - resource_weight * resource_load` is still reported (1 would be a recipe meeting the requirements
+   for free) but no longer decides the order. The Pareto front is built on point predictions, so the
+   top recipe is not necessarily on it; `on_pareto` says which are.
+8. Drivers of each prediction: per target, forest impurity importance x the recipe's standardised
    feature value (z-score against the scored candidates): the features that both matter to the model
    and make this recipe differ from a typical candidate. With the heuristic, importances are uniform,
    so the drivers are the largest standardised deviations.
@@ -33,7 +47,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -45,6 +59,7 @@ SERVING_FILE = "serving.yaml"
 RESOURCES = (("energy_kwh", "max_energy_kwh"), ("water_l", "max_water_l"), ("crew_min", "max_crew_min"))
 FIT_TARGETS = ("rigidity", "tightness")
 OBJECTIVES = ("fit_shortfall", "energy_kwh", "water_l", "crew_min")
+ArrayLike = Union[float, Sequence[float], np.ndarray]
 
 
 class RecommendationSettings(settings.StrictModel):
@@ -208,6 +223,81 @@ def recipe_records(ctx: Any, cands: Candidates, positions: Sequence[int]) -> lis
 
 
 # ---------------------------------------------------------------------------------------------
+# Probability of meeting a preset under the served predictive distribution
+
+
+def interval_z(coverage: float) -> float:
+    """The standard normal quantile of (1 + coverage) / 2: 1.96 for a 95 % interval."""
+    from scipy.special import ndtri
+
+    if not 0.0 < coverage < 1.0:
+        raise ValueError(f"coverage must be in (0, 1), got {coverage!r}")
+    return float(ndtri((1.0 + coverage) / 2.0))
+
+
+def prob_at_least(value: ArrayLike, lo: ArrayLike, hi: ArrayLike, threshold: ArrayLike,
+                  coverage: float = 0.95) -> np.ndarray:
+    """P(Y >= threshold) for Y split normal: median `value`, sd `(value - lo) / z` below it and
+    `(hi - value) / z` above it, z = `interval_z(coverage)`, so [lo, hi] is its central `coverage` interval.
+
+    A side of zero width is a point mass at `value` (a zero-width interval gives 1 if value >= threshold,
+    else 0). A value outside [lo, hi] (e.g. bounds clipped to [0, 1] but the value not) is moved to the
+    nearest bound. NaN anywhere gives 0 (the requirement cannot be shown to be met)."""
+    from scipy.special import ndtr
+
+    value, lo, hi, threshold = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (value, lo, hi, threshold)))
+    median = np.minimum(np.maximum(value, lo), hi)
+    gap = threshold - median                            # > 0: the threshold lies above the median
+    below = gap <= 0
+    width = np.maximum(np.where(below, median - lo, hi - median), 0.0)   # the half the threshold falls in
+    spread = width > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = ndtr(-gap * interval_z(coverage) / np.where(spread, width, 1.0))
+    return np.where(spread, p, np.where(below, 1.0, 0.0))
+
+
+def prob_at_most(value: ArrayLike, lo: ArrayLike, hi: ArrayLike, cap: ArrayLike, coverage: float = 0.95) -> np.ndarray:
+    """P(Y <= cap) for the split normal of `prob_at_least` (the same function on -Y)."""
+    return prob_at_least(-np.asarray(value, dtype=float), -np.asarray(hi, dtype=float), -np.asarray(lo, dtype=float),
+                         -np.asarray(cap, dtype=float), coverage)
+
+
+def requirement_probabilities(pred: dict[str, dict[str, np.ndarray]], preset: Preset,
+                              coverage: float = 0.95) -> dict[str, np.ndarray]:
+    """Per requirement of the preset (rigidity, tightness and the three resource caps), P(it is met)."""
+    out = {t: prob_at_least(pred[t]["value"], pred[t]["lo"], pred[t]["hi"], getattr(preset, t), coverage)
+           for t in FIT_TARGETS}
+    out.update({r: prob_at_most(pred[r]["value"], pred[r]["lo"], pred[r]["hi"], preset.cap(r), coverage)
+                for r, _ in RESOURCES})
+    return out
+
+
+def p_meets(pred: dict[str, dict[str, np.ndarray]], preset: Preset, coverage: float = 0.95) -> np.ndarray:
+    """P(a recipe meets every requirement of the preset): the product over the five requirements, i.e.
+    the targets' predictive distributions are treated as independent."""
+    return np.prod(np.vstack(list(requirement_probabilities(pred, preset, coverage).values())), axis=0)
+
+
+def interval_meets(pred: dict[str, dict[str, np.ndarray]], preset: Preset) -> np.ndarray:
+    """True where the whole interval meets the preset: lo >= requirement (rigidity, tightness), hi <= cap."""
+    ok = np.ones(len(pred["rigidity"]["lo"]), dtype=bool)
+    for t in FIT_TARGETS:
+        ok &= np.asarray(pred[t]["lo"], dtype=float) >= getattr(preset, t)
+    for r, _ in RESOURCES:
+        ok &= np.asarray(pred[r]["hi"], dtype=float) <= preset.cap(r)
+    return ok
+
+
+def ranking_order(meets: np.ndarray, p: np.ndarray, load: np.ndarray, step: float = 0.01) -> np.ndarray:
+    """Positions sorted best first: whole interval meets, then p floored to `step` descending, then
+    resource load ascending, then position (draw order)."""
+    bucket = np.floor(np.nan_to_num(np.asarray(p, dtype=float), nan=0.0) / step + 1e-9)
+    load = np.nan_to_num(np.asarray(load, dtype=float), nan=np.inf)
+    # np.lexsort sorts by the last key first.
+    return np.lexsort((np.arange(len(bucket)), load, -bucket, ~np.asarray(meets, dtype=bool)))
+
+
+# ---------------------------------------------------------------------------------------------
 # Scoring, feasibility, Pareto front, ranking
 
 
@@ -286,17 +376,22 @@ class Recommendation:
     scatter: pd.DataFrame           # objectives of every feasible candidate (for the plot)
     settings: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
+    calibrated_on: dict[str, str] | None = None   # the scorer's: target -> measured | simulated | uncalibrated
+    coverage_target: float = 0.95                 # nominal level of the intervals p_meets is computed from
 
     def to_dict(self) -> dict:
         rows = []
         for rec in self.ranked.to_dict("records"):
             rows.append({
                 "rank": int(rec["rank"]), "recipe_id": rec["recipe_id"], "recipe": rec["recipe"], "label": rec["label"],
+                "p_meets": rec["p_meets"], "interval_meets": bool(rec["interval_meets"]),
+                "resource_load": rec["resource_load"],
                 "score": rec["score"], "fit_shortfall": rec["fit_shortfall"], "on_pareto": bool(rec["on_pareto"]),
                 "novelty": None if pd.isna(rec["novelty"]) else rec["novelty"],
                 "prediction": rec["prediction"], "drivers": rec["drivers"],
             })
         return {"target": self.preset.__dict__, "source": self.source, "model_version": self.model_version,
+                "calibrated_on": self.calibrated_on, "coverage_target": self.coverage_target,
                 "counts": self.counts, "settings": self.settings, "recommendations": rows,
                 "pareto_front": self.pareto.to_dict("records")}
 
@@ -310,18 +405,22 @@ def rank_candidates(ctx: Any, cands: Candidates, scorer: Any, preset: Preset, cf
     started = time.perf_counter()
     pred = scorer.predict(cands.X)
     scored = time.perf_counter()
+    coverage = float(getattr(scorer, "coverage_target", 0.95))
     infeasible = cap_infeasible(pred, preset)
     feasible = np.flatnonzero(~infeasible)
     shortfall = fit_shortfall(pred, preset)
-    score = 1.0 - shortfall - cfg.resource_weight * resource_load(pred, preset)
+    load = resource_load(pred, preset)
+    score = 1.0 - shortfall - cfg.resource_weight * load
+    probability = p_meets(pred, preset, coverage)
+    whole_interval = interval_meets(pred, preset)
     objectives = np.column_stack([shortfall] + [np.asarray(pred[r]["value"], dtype=float) for r, _ in RESOURCES])
     front_local = pareto_mask(objectives[feasible])
     on_front = np.zeros(len(cands), dtype=bool)
     on_front[feasible[front_local]] = True
 
     n_top = top_n or cfg.top_n
-    # Best score first; ties broken by draw order (stable) so the ranking is deterministic.
-    top = feasible[np.argsort(-score[feasible], kind="stable")[:n_top]]
+    # Whole interval meets, then p_meets (floored to 0.01), then resource load, then draw order.
+    top = feasible[ranking_order(whole_interval[feasible], probability[feasible], load[feasible])[:n_top]]
     novelty = scorer.novelty(cands.X[top]) if len(top) else np.zeros(0)
     records = recipe_records(ctx, cands, top)
     drv = drivers(cands.X[top], cands.X, scorer.feature_names, scorer.importances, scorer.target_names,
@@ -331,7 +430,9 @@ def rank_candidates(ctx: Any, cands: Candidates, scorer: Any, preset: Preset, cf
         prediction = {t: {"value": float(pred[t]["value"][i]), "lo": float(pred[t]["lo"][i]), "hi": float(pred[t]["hi"][i])}
                       for t in scorer.target_names}
         rows.append({"rank": position + 1, **rec, "process_id": rec["recipe"]["process_id"],
-                     "regolith_frac": rec["recipe"]["regolith_frac"], "score": float(score[i]),
+                     "regolith_frac": rec["recipe"]["regolith_frac"],
+                     "p_meets": round(float(probability[i]), 4), "interval_meets": bool(whole_interval[i]),
+                     "resource_load": float(load[i]), "score": float(score[i]),
                      "fit_shortfall": float(shortfall[i]), "on_pareto": bool(on_front[i]),
                      "novelty": float(novelty[position]), "prediction": prediction, "drivers": drv[position],
                      **{t: prediction[t]["value"] for t in scorer.target_names},
@@ -349,9 +450,12 @@ def rank_candidates(ctx: Any, cands: Candidates, scorer: Any, preset: Preset, cf
     counts = {"drawn": cands.drawn, "mass_rejected": cands.mass_rejected, "scored": len(cands),
               "cap_infeasible": int(infeasible.sum()), "feasible": int(len(feasible)), "pareto": int(on_front.sum()),
               "ranked": int(len(ranked))}
+    calibrated_on = getattr(scorer, "calibrated_on", None)
     return Recommendation(preset, scorer.source, scorer.version, counts, ranked, pareto, scatter,
                           settings=dict(cfg.model_dump(), top_n=n_top),
-                          seconds={"score": scored - started, "rank": time.perf_counter() - scored})
+                          seconds={"score": scored - started, "rank": time.perf_counter() - scored},
+                          calibrated_on=None if calibrated_on is None else dict(calibrated_on),
+                          coverage_target=coverage)
 
 
 def recommend(tables: Any, preset_name: str, scorer: Any, cfg: RecommendationSettings | None = None,
@@ -379,20 +483,26 @@ def recommend(tables: Any, preset_name: str, scorer: Any, cfg: RecommendationSet
 
 
 def markdown_table(rec: Recommendation, max_rows: int | None = None) -> str:
+    from rexai_assets.serving.scorer import calibration_note
+
     header = (f"**{rec.preset.name}** (rigidity >= {rec.preset.rigidity}, tightness >= {rec.preset.tightness}; caps "
               f"energy {rec.preset.max_energy_kwh} kWh/kg, water {rec.preset.max_water_l} L/kg, crew "
               f"{rec.preset.max_crew_min} min/kg) — source `{rec.source}`"
-              + (f" v{rec.model_version}" if rec.model_version else "") + "\n\n")
+              + (f" v{rec.model_version}" if rec.model_version else "") + "\n\n"
+              + f"{calibration_note(rec.calibrated_on, (*FIT_TARGETS, *(r for r, _ in RESOURCES)))}. "
+              + f"p_meets: probability of meeting every requirement ({rec.coverage_target:.0%} intervals read as "
+              + "split normals, targets independent); interval: the whole interval meets the preset.\n\n")
     if rec.ranked.empty:
         return header + "_No candidate is within the caps._\n"
-    lines = ["| # | recipe | score | shortfall | rigidity | tightness | energy kWh | water L | crew min | novelty | pareto | drivers (rigidity) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| # | recipe | p_meets | interval | score | shortfall | rigidity | tightness | energy kWh | water L | crew min | novelty | pareto | drivers (rigidity) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for rec_row in rec.ranked.head(max_rows or len(rec.ranked)).to_dict("records"):
         cell = lambda t: f"{rec_row[t]:.3g} [{rec_row[t + '_lo']:.3g}, {rec_row[t + '_hi']:.3g}]"  # noqa: E731
         drivers_text = ", ".join(f"{d['feature']}{'+' if d['contribution'] > 0 else '-'}"
                                  for d in rec_row["drivers"].get("rigidity", []))
         novelty = "-" if pd.isna(rec_row["novelty"]) else f"{rec_row['novelty']:.3g}"
-        lines.append(f"| {rec_row['rank']} | `{rec_row['recipe_id']}` {rec_row['label']} | {rec_row['score']:.3f} | "
+        lines.append(f"| {rec_row['rank']} | `{rec_row['recipe_id']}` {rec_row['label']} | {rec_row['p_meets']:.4f} | "
+                     f"{'meets' if rec_row['interval_meets'] else 'no'} | {rec_row['score']:.3f} | "
                      f"{rec_row['fit_shortfall']:.3f} | {cell('rigidity')} | {cell('tightness')} | {cell('energy_kwh')} | "
                      f"{cell('water_l')} | {cell('crew_min')} | {novelty} | {'yes' if rec_row['on_pareto'] else 'no'} | "
                      f"{drivers_text} |")

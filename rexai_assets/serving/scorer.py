@@ -3,6 +3,10 @@
 A `Scorer` wraps either a `TrainedEnsemble` (`source = "model"`) or `heuristic_props` with the fixed,
 uncalibrated band of `config/models.yaml` (`source = "heuristic"`), behind one vectorised interface:
 `predict(X) -> {target: {"value", "lo", "hi"}}` on a float64 matrix in feature-contract order.
+The intervals' nominal level is `coverage_target` (the ensemble's metadata, default 0.95; the heuristic's
+fixed band is read as 95 %), and `calibrated_on` says, per target, on what the intervals were calibrated:
+"measured" or "simulated" (the ensemble's metadata `calibrated_on`; None for a model that predates it)
+or "uncalibrated" (the heuristic). `calibration_note` turns it into the one line the CLI prints.
 The alias is resolved on every `load_scorer` call, so a promotion takes effect on the next call.
 """
 
@@ -11,12 +15,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 MODEL, HEURISTIC = "model", "heuristic"
+MEASURED, SIMULATED, UNCALIBRATED = "measured", "simulated", "uncalibrated"
+DEFAULT_COVERAGE = 0.95
 
 
 class ServingError(ValueError):
@@ -33,6 +39,9 @@ class Scorer:
     novelty_fn: Callable[[np.ndarray], np.ndarray] | None = None
     importances: dict[str, np.ndarray] | None = None   # target -> importance per feature (sums to 1)
     model: Any = field(default=None, repr=False)
+    # target -> "measured" | "simulated" | "uncalibrated"; None when the model does not record it
+    calibrated_on: dict[str, str] | None = None
+    coverage_target: float = DEFAULT_COVERAGE   # nominal level of the lo/hi intervals
 
     def predict(self, X: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
         X = np.asarray(X, dtype=np.float64)
@@ -76,7 +85,8 @@ def heuristic_scorer(feature_names: tuple[str, ...] | None = None) -> Scorer:
             out[target] = {"value": value, "lo": lo, "hi": hi}
         return out
 
-    return Scorer(HEURISTIC, None, names, tuple(TARGETS), predict)
+    return Scorer(HEURISTIC, None, names, tuple(TARGETS), predict,
+                  calibrated_on={t: UNCALIBRATED for t in TARGETS}, coverage_target=DEFAULT_COVERAGE)
 
 
 def forest_importances(ensemble: Any) -> dict[str, np.ndarray] | None:
@@ -92,11 +102,50 @@ def forest_importances(ensemble: Any) -> dict[str, np.ndarray] | None:
     return out
 
 
+def calibration_sources(recorded: Any, targets: Sequence[str]) -> dict[str, str] | None:
+    """The ensemble's metadata `calibrated_on` as {target: source} in target order; None if not recorded."""
+    if not isinstance(recorded, Mapping):
+        return None
+    out = {t: str(recorded[t]) for t in targets if t in recorded}
+    out.update({str(k): str(v) for k, v in recorded.items() if k not in out})
+    return out
+
+
 def ensemble_scorer(ensemble: Any, version: str | None) -> Scorer:
     """A scorer over a loaded `TrainedEnsemble`."""
     novelty = ensemble.novelty if getattr(ensemble, "autoencoder", None) is not None else None
+    metadata = getattr(ensemble, "metadata", None) or {}
+    recorded = metadata.get("coverage_target")
+    coverage = DEFAULT_COVERAGE if recorded is None else float(recorded)
+    if not 0.0 < coverage < 1.0:
+        raise ServingError(f"model metadata coverage_target {coverage!r} is not a probability in (0, 1)")
+    targets = tuple(ensemble.target_names)
     return Scorer(MODEL, None if version is None else str(version), tuple(ensemble.feature_names),
-                  tuple(ensemble.target_names), ensemble.predict, novelty, forest_importances(ensemble), ensemble)
+                  targets, ensemble.predict, novelty, forest_importances(ensemble), ensemble,
+                  calibrated_on=calibration_sources(metadata.get("calibrated_on"), targets), coverage_target=coverage)
+
+
+def calibration_note(calibrated_on: Mapping[str, str] | None, targets: Sequence[str] = ()) -> str:
+    """One line for people: on what each target's intervals were calibrated, and a plain warning for
+    the targets calibrated on simulation only (or not at all)."""
+    if not calibrated_on:
+        return "intervals calibrated on: not recorded by this model version"
+    names = [t for t in targets if t in calibrated_on] + [t for t in calibrated_on if t not in targets]
+    groups: dict[str, list[str]] = {}
+    for target in names:
+        groups.setdefault(str(calibrated_on[target]), []).append(target)
+    missing = [t for t in targets if t not in calibrated_on]
+    if missing:
+        groups.setdefault("not recorded", []).extend(missing)
+    order = [MEASURED, SIMULATED, UNCALIBRATED]
+    sources = sorted(groups, key=lambda s: (order.index(s) if s in order else len(order), s))
+    line = "intervals calibrated on: " + "; ".join(f"{s} ({', '.join(groups[s])})" for s in sources)
+    if SIMULATED in groups:
+        line += (f" — calibrated on simulation only for: {', '.join(groups[SIMULATED])}; "
+                 "intervals include the simulator-to-reality allowance")
+    if UNCALIBRATED in groups:
+        line += " — a fixed heuristic band, not calibrated on any data"
+    return line
 
 
 def check_contract(ensemble: Any) -> None:
