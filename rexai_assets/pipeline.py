@@ -161,7 +161,9 @@ def platform_summary(data: Any, instance: dg.DagsterInstance) -> dict[str, Any]:
         if "champion_after" in meta:
             summary["champion"] = f"v{meta['champion_after']}"
         if meta.get("calibrated_on"):
-            summary["challenger_intervals"] = calibration_line(meta["calibrated_on"])
+            from rexai_assets.serving.scorer import calibration_note
+
+            summary["challenger"] = calibration_note(meta["calibrated_on"])
     bundles = sorted(data.bundles.glob("*.zip"), key=lambda p: p.stat().st_mtime)
     if bundles:
         summary["bundle"] = str(bundles[-1])
@@ -177,10 +179,3 @@ def rejected_line(meta: dict[str, Any]) -> str:
     reason = failed[0] + (f" (+{len(failed) - 1} more)" if len(failed) > 1 else "") if failed else "see the proposal"
     return f"challenger v{meta.get('challenger_version', '?')} REJECTED: {reason}"
 
-
-def calibration_line(calibrated_on: dict[str, str]) -> str:
-    """Which targets' intervals are calibrated on measurements and which on simulation only."""
-    by_source: dict[str, list[str]] = {}
-    for target, source in calibrated_on.items():
-        by_source.setdefault(source, []).append(target)
-    return "; ".join(f"{source} ({', '.join(targets)})" for source, targets in sorted(by_source.items()))

@@ -14,6 +14,7 @@ from rexai_assets.evaluation.promotion import fetch_proposals
 from rexai_assets.gold.contract import TARGETS, feature_names
 from rexai_assets.gold.contract import SimulatorNoise
 from rexai_assets.gold.simulator import simulate
+from rexai_assets.loop.realities import make_reality
 from rexai_assets.loop.synthetic import (experiment_records, feedback_records, fresh_recipes, noisy_labels,
                                          utc_today, write_experiments, write_feedback)
 
@@ -29,18 +30,9 @@ def simulator_truth(features: pd.DataFrame) -> pd.DataFrame:
     return simulate(features, seed=0, noise=NO_NOISE).reset_index(drop=True)
 
 
-def habitat_truth(features: pd.DataFrame) -> pd.DataFrame:
-    """The 'real' habitat: smooth, systematic departures from the bootstrap simulator (what the lab would find)."""
-    sim = simulator_truth(features)
-    regolith = features["regolith_frac"].to_numpy(float)
-    multilayer = features["flag_multilayer"].to_numpy(float)
-    return pd.DataFrame({
-        "rigidity": np.clip(0.7 * sim["rigidity"] + 0.5 * regolith + 0.05, 0, 1),
-        "tightness": np.clip(0.8 * sim["tightness"] + 0.15 * multilayer - 0.04, 0, 1),
-        "energy_kwh": 1.35 * sim["energy_kwh"] + 0.08,
-        "water_l": 1.5 * sim["water_l"] + 0.02,
-        "crew_min": 1.3 * sim["crew_min"] + 1.5,
-    })
+def lab_truth(features: pd.DataFrame, seed: int = 1) -> pd.DataFrame:
+    """A lab reality with its own structure (loop/realities.py), not a perturbation of the simulator."""
+    return make_reality(seed).truth(features).reset_index(drop=True)
 
 
 def poisoned(labels: pd.DataFrame) -> pd.DataFrame:
@@ -92,23 +84,30 @@ def test_inbox_buffers_below_threshold_then_exactly_one_retrain(config_override)
     assert isinstance(after, dg.SkipReason) and after.skip_message.startswith("0 new labelled rows")
 
 
-def test_poisoned_feedback_before_any_lab_data_is_rejected(config_override):
+def test_poisoned_feedback_before_any_lab_data_is_a_reject_decision(config_override, capsys):
+    """Through `rexai run`: the run completes (exit 0), the challenger gets a REJECT with its reasons, and the
+    champion, bundle and recommendations stay as they were."""
+    from rexai_assets.cli import main
+
     shrink(config_override)
     platform = make_platform()
     platform.bootstrap()
+    bundles = sorted(p.name for p in platform.data.bundles.glob("*.zip"))
     recipes = fresh_recipes(platform.tables(), 200, seed=202, exclude=platform.pool_ids())
     truth = simulator_truth(recipes[list(feature_names())])
     write_feedback(platform.data, feedback_records(recipes, poisoned(truth), utc_today() - timedelta(days=1)))
-    platform.ingest(None)
-    request = platform.retrain_tick()
-    assert isinstance(request, dg.RunRequest)
-    platform.execute(request)  # the gate, or already a blocking model check, refuses the poisoned model
+    capsys.readouterr()
+    assert main(["run"]) == 0
+    out = capsys.readouterr().out
     proposal = latest_proposal(platform)
     assert proposal.challenger_version == "2" and proposal.recommendation == "REJECT"
+    failed = [c["detail"] for c in proposal.criteria if not c["passed"]]
+    assert failed and f"decision: challenger v2 REJECTED: {failed[0]}" in out, out
     assert platform.champion() == "1"
+    assert sorted(p.name for p in platform.data.bundles.glob("*.zip")) == bundles
 
 
-def test_champion_learns_the_habitat_and_refuses_poison_afterwards(config_override):
+def test_champion_learns_a_lab_reality_and_refuses_poison_afterwards(config_override):
     shrink(config_override)
     platform = make_platform()
     platform.bootstrap()
@@ -117,7 +116,7 @@ def test_champion_learns_the_habitat_and_refuses_poison_afterwards(config_overri
     pool = platform.pool_ids()
     recipes = fresh_recipes(tables, 900, seed=303, exclude=pool)
     lab, unseen = recipes.head(600), recipes.tail(300).reset_index(drop=True)
-    lab_labels = noisy_labels(habitat_truth(lab[list(feature_names())]), seed=3)
+    lab_labels = make_reality(1).measure(lab[list(feature_names())], np.random.default_rng(3))
     write_experiments(platform.data, experiment_records(lab, lab_labels, utc_today() - timedelta(days=12), per_day=50))
     steps, cursor = platform.ingest(None)
     assert len(steps) == 12
@@ -129,7 +128,7 @@ def test_champion_learns_the_habitat_and_refuses_poison_afterwards(config_overri
     assert platform.champion() == "2"
 
     features = unseen[list(feature_names())]
-    truth = habitat_truth(features)
+    truth = lab_truth(features)
     before = mae_per_target(bootstrap_model, features, truth)
     after = mae_per_target(platform.load_version("2"), features, truth)
     halved = [t for t in TARGETS if after[t] < 0.5 * before[t]]
@@ -137,12 +136,12 @@ def test_champion_learns_the_habitat_and_refuses_poison_afterwards(config_overri
 
     # Now that lab data decides, a poisoned crew batch must still be refused.
     crew = fresh_recipes(tables, 200, seed=404, exclude=pool | set(recipes["recipe_id"]))
-    crew_truth = habitat_truth(crew[list(feature_names())])
+    crew_truth = lab_truth(crew[list(feature_names())])
     write_feedback(platform.data, feedback_records(crew, poisoned(crew_truth), utc_today() - timedelta(days=1)))
     platform.ingest(cursor)
     request = platform.retrain_tick()
     assert isinstance(request, dg.RunRequest)
-    platform.execute(request)
+    assert platform.execute(request).success
     proposal = latest_proposal(platform)
     assert proposal.challenger_version == "3" and proposal.recommendation == "REJECT"
     assert platform.champion() == "2"

@@ -74,6 +74,7 @@ def champion_details(desk: Any) -> dict[str, Any] | None:
         details["metrics"] = {k: round(v, 5) for k, v in sorted(run.data.metrics.items())}
         details["lineage"] = {k: run.data.tags.get(k) or model_version.tags.get(k) for k in LINEAGE_TAGS}
         details["trained_on"] = run.data.tags.get("trained_on") or model_version.tags.get("trained_on")
+    details["calibrated_on"] = json.loads(model_version.tags.get("calibrated_on") or "null")
     return details
 
 
@@ -95,6 +96,7 @@ def last_retrain() -> dict[str, Any] | None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from rexai_assets.evaluation.promotion import PENDING, fetch_proposals
+    from rexai_assets.serving.scorer import calibration_note
 
     desk = _desk()
     with desk.connect() as con:
@@ -109,6 +111,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("champion: none (predictions come from the heuristic, degraded mode)")
     else:
         print(f"champion: v{champion['version']} trained on {champion.get('trained_on') or '?'}")
+        print(f"  {calibration_note(champion.get('calibrated_on'))}")
         for key, value in (champion.get("lineage") or {}).items():
             print(f"  {key}: {value}")
         for key, value in (champion.get("metrics") or {}).items():

@@ -65,6 +65,7 @@ def training_tags(ensemble: TrainedEnsemble, dagster_run_id: str | None, model_h
         "model_hash": model_hash,
         "git_commit": git_commit(),
         "trained_on": str(meta.get("trained_on", "")),
+        "calibrated_on": json.dumps(meta.get("calibrated_on") or {}, sort_keys=True),
         "training_seconds": f"{float(meta.get('training_seconds_total', 0.0)):.3f}",
         "library_versions": json.dumps(library_versions(), sort_keys=True),
     }

@@ -89,7 +89,8 @@ def model_bundle(context: dg.AssetExecutionContext, storage: RexaiStorage, mlflo
     """Sealed, byte-reproducible ZIP of the champion (or the version pinned in config/bundle.yaml) with lineage and a replay sample."""
     from rexai_assets.serving.bundle import seal
 
-    result = seal(mlflow, gold_dataset, storage.layout.bundles, lineage_lookup=_gold_lineage_lookup(warehouse))
+    result = seal(mlflow, gold_dataset, storage.layout.bundles, lineage_lookup=_gold_lineage_lookup(warehouse),
+                  keep_sealed=True)
     value = {"path": str(result.path) if result.path else None, "sha256": result.sha256, "version": result.version,
              "size": result.size, "reason": result.reason}
     if result.path is None:

@@ -237,15 +237,37 @@ def resolve_version(mlflow_resource: Any, cfg: BundleSettings) -> str | None:
     return get_alias_version(client, cfg.alias, name)
 
 
+def sealed_bundle(folder: Path, version: str) -> BundleResult | None:
+    """The bundle already sealed for `version` in `folder` (the newest, if several), intact by its sidecar; or None."""
+    found = sorted(Path(folder).glob(f"rexai-v{version}-*.zip"), key=lambda p: (p.stat().st_mtime, p.name))
+    for path in reversed(found):
+        sidecar = path.with_name(path.name + ".sha256")
+        sha = sidecar.read_text().split()[0] if sidecar.exists() else None
+        if sha and sha256_bytes(path.read_bytes()) == sha:
+            with zipfile.ZipFile(path) as archive:
+                lineage = json.loads(archive.read(LINEAGE))
+            return BundleResult(path, sha, str(version), path.stat().st_size, reused=True,
+                                reason=f"v{version} already sealed: the bundle of an unchanged champion stays as it was",
+                                lineage=lineage)
+    return None
+
+
 def seal(mlflow_resource: Any, gold: Any, folder: Path, cfg: BundleSettings | None = None,
-         lineage_lookup: Callable[[str], Mapping[str, Any] | None] | None = None) -> BundleResult:
-    """Build and publish the bundle of the configured version; BundleResult(path=None) when there is none."""
+         lineage_lookup: Callable[[str], Mapping[str, Any] | None] | None = None,
+         keep_sealed: bool = False) -> BundleResult:
+    """Build and publish the bundle of the configured version; BundleResult(path=None) when there is none.
+
+    With `keep_sealed`, a version that already has an intact bundle keeps it: a retrain whose challenger
+    was rejected must not change what is in production, not even the replay sample."""
     from rexai_assets.models.ensemble import TrainedEnsemble
 
     cfg = cfg or bundle_settings()
     version = resolve_version(mlflow_resource, cfg)
     if version is None:
         return BundleResult(None, None, None, reason=f"no registered version holds alias {cfg.alias!r} and none is pinned")
+    existing = sealed_bundle(folder, version) if keep_sealed else None
+    if existing is not None:
+        return existing
     registered_model = getattr(mlflow_resource, "registered_model_name", "rexai")
     with tempfile.TemporaryDirectory(prefix="rexai-bundle-") as tmp:
         model_dir, metadata = download_version(mlflow_resource, version, Path(tmp))
