@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 
-from rexai_assets.definitions import build_definitions
+from rexai_assets.definitions import LAYER_DEFS, build_definitions
 
 HEAVY_MODULES = ("mlflow", "torch", "great_expectations", "sklearn", "pandera")
+PACKAGE = Path(__file__).resolve().parents[1] / "rexai_assets"
+LAYERS = ("raw", "observations", "gold", "models", "evaluation", "serving", "loop")
 
 
 def test_definitions_are_loadable():
@@ -54,3 +59,23 @@ def test_resources_per_environment(monkeypatch):
         assert "REXAI_ENV='staging'" in str(exc)
     else:
         raise AssertionError("unknown environment accepted")
+
+
+def test_every_layer_is_declared_once_in_its_defs_module():
+    for layer in LAYERS:
+        body = ast.parse((PACKAGE / layer / "__init__.py").read_text()).body
+        assert all(isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) for node in body), layer
+        assert isinstance(importlib.import_module(f"rexai_assets.{layer}.defs").defs, dg.Definitions), layer
+    assert len(LAYER_DEFS) == len(LAYERS)
+    merged = build_definitions()
+    for kind in ("assets", "asset_checks", "jobs", "sensors", "schedules"):
+        assert len(list(getattr(merged, kind))) == sum(len(list(getattr(d, kind) or [])) for d in LAYER_DEFS), kind
+
+
+def test_no_package_init_imports_dagster():
+    packages = sorted(p.parent.relative_to(PACKAGE.parent).as_posix().replace("/", ".")
+                      for p in PACKAGE.rglob("__init__.py"))
+    probe = f"import sys\nfor name in {packages!r}: __import__(name)\nprint('dagster' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                            cwd=PACKAGE.parent)
+    assert len(packages) >= len(LAYERS) + 2 and result.stdout.strip() == "False"

@@ -170,8 +170,3 @@ def gold_pii_free(gold_dataset) -> dg.AssetCheckResult:
                 for column in frame.select_dtypes(include=["object", "string"]).columns
                 for finding in find_pii(frame[column].dropna().unique(), kinds=("email", "name"))]
     return _result(findings[:50], text_columns=int(len(frame.select_dtypes(include=["object", "string"]).columns)))
-
-
-ASSETS = [recipe_candidates_pool, gold_dataset]
-CHECKS = [candidates_valid, gold_features_valid, golden_set_isolated, gold_replay_share, gold_great_expectations,
-          gold_pii_free]

@@ -48,7 +48,8 @@ def inbox_run_requests(scan, known: dict[str, str]) -> list[dg.RunRequest]:
 @dg.sensor(jobs=[experiments_job, feedback_job], minimum_interval_seconds=INBOX_INTERVAL_S, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Registers new experiment and feedback files and requests their ingestion runs.")
 def inbox_sensor(context: dg.SensorEvaluationContext, storage: RexaiStorage):
-    from rexai_assets.observations import feedback_partitions, scan_inbox
+    from rexai_assets.observations.assets import feedback_partitions
+    from rexai_assets.observations.inbox import scan_inbox
 
     scan = scan_inbox(storage.layout)  # quarantines unreadable files; never raises for one
     known = json.loads(context.cursor) if context.cursor else {}
@@ -148,6 +149,3 @@ def retrain_failure_sensor(context: dg.RunFailureSensorContext, storage: RexaiSt
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "rexai_automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING,
     description="Evaluates the assets' automation conditions (e.g. recommendations after a new bundle).")
-
-LOOP_SENSORS = [inbox_sensor, retrain_trigger_sensor, retrain_failure_sensor, automation_sensor]
-LOOP_SCHEDULES = [champion_age_schedule]

@@ -128,8 +128,3 @@ def register_feedback_partitions(instance: dg.DagsterInstance, keys: list[str]) 
     if new:
         instance.add_dynamic_partitions(feedback_partitions.name, new)
     return new
-
-
-OBSERVATION_ASSETS = [experiment_runs, crew_feedback]
-OBSERVATION_CHECKS = [experiment_runs_pii_free, crew_feedback_pii_free, experiment_measurements_contract,
-                      feedback_measurements_contract]

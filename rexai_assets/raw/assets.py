@@ -149,7 +149,7 @@ def target_presets(context: dg.AssetExecutionContext, storage: RexaiStorage) -> 
     """Target product presets (Container, Utensil, Interior, Tool) with required properties and resource caps."""
     from rexai_assets.raw import tables
 
-    from rexai_assets.serving import sync_preset_partitions
+    from rexai_assets.serving.assets import sync_preset_partitions
 
     output = publish_table(context, storage, RAW_TABLES["target_presets"][0],
                            lambda raw, run_id: tables.load_presets(raw / tables.RAW_FILES["target_presets"], run_id))
@@ -177,5 +177,3 @@ CSV_TABLE_ASSETS = [_csv_table_asset(name) for name in
                      "trash_to_gas", "logistics_to_living")]
 
 RAW_ASSETS = [waste_inventory, waste_materials, target_presets, material_datasheets, *CSV_TABLE_ASSETS]
-
-ALL_RAW_ASSETS = [*RAW_SOURCES, *RAW_ASSETS]

@@ -195,7 +195,3 @@ ablation_job = dg.define_asset_job(
 recommendations_job = dg.define_asset_job(
     "recommendations_job", selection=dg.AssetSelection.assets(recipe_recommendations), partitions_def=preset_partitions,
     description="Ranked recipes for one target preset (partition) from the current champion.")
-
-SERVING_ASSETS = [model_bundle, recipe_recommendations, benchmarks, feature_ablations]
-SERVING_CHECKS = [model_bundle_verifies]
-SERVING_JOBS = [ablation_job, recommendations_job]
