@@ -79,3 +79,30 @@ def test_no_package_init_imports_dagster():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                             cwd=PACKAGE.parent)
     assert len(packages) >= len(LAYERS) + 2 and result.stdout.strip() == "False"
+
+
+# Bottom (0): contract, settings, hashing, paths, recipes, resources...; then the layers left to right.
+LAYER_ORDER = ("raw", "observations", "gold", "models", "evaluation", "serving", "loop", "ops", "cli")
+ENTRY_POINTS = ("pipeline", "definitions")  # assemble every layer: ranked with ops
+
+
+def _rank(module: str) -> int | None:
+    parts = module.split(".")
+    if parts[0] != "rexai_assets" or len(parts) < 2:
+        return None
+    top = "ops" if parts[1] in ENTRY_POINTS else parts[1]
+    return LAYER_ORDER.index(top) + 1 if top in LAYER_ORDER else 0
+
+
+def test_no_layer_imports_a_layer_above_it():
+    upward = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "bench.py":  # benchmark commands drive the whole platform (dagster dev, rexai run)
+            continue
+        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            imported = ([node.module] if isinstance(node, ast.ImportFrom) and node.module else
+                        [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            upward += [f"{module} -> {name}" for name in imported
+                       if (_rank(name) or 0) > (_rank(module) or 0)]
+    assert upward == []

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from rexai_assets.hashing import sha256_json
+from rexai_assets.partitions import unknown_partition_keys
 from rexai_assets.loop.jobs import (EXPERIMENTS_JOB, FEEDBACK_JOB, RETRAIN_JOB, RETRAIN_TAG, experiments_job,
                                     feedback_job, launched_run_config, retrain_job)
 from rexai_assets.resources import MlflowTracking, RexaiStorage, Warehouse
@@ -57,8 +58,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, storage: RexaiStorage):
     quarantined = f"; quarantined {len(scan.quarantined)} unreadable file(s)" if scan.quarantined else ""
     if not requests:
         return dg.SkipReason(f"no new inbox files{quarantined}")
-    existing = set(context.instance.get_dynamic_partitions(feedback_partitions.name))
-    new_keys = [k for k in scan.feedback_keys if k not in existing]
+    new_keys = unknown_partition_keys(context.instance, feedback_partitions, scan.feedback_keys)
     context.log.info(f"{len(requests)} ingestion run(s){quarantined}")
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(scan.cursor(), sort_keys=True),
                            dynamic_partitions_requests=[feedback_partitions.build_add_request(new_keys)] if new_keys else [])

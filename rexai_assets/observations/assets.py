@@ -17,6 +17,7 @@ import dagster as dg
 import pandas as pd
 
 from rexai_assets.observations.records import EXPERIMENTS_START_DATE
+from rexai_assets.partitions import unknown_partition_keys
 from rexai_assets.resources import WAREHOUSE_READ, WAREHOUSE_WRITE, RexaiStorage, Warehouse
 
 GROUP = "observations"
@@ -123,8 +124,7 @@ def feedback_measurements_contract(warehouse: Warehouse) -> dg.AssetCheckResult:
 
 def register_feedback_partitions(instance: dg.DagsterInstance, keys: list[str]) -> list[str]:
     """Add the feedback partition keys the instance does not know yet; returns the added ones."""
-    known = set(instance.get_dynamic_partitions(feedback_partitions.name))
-    new = [k for k in keys if k not in known]
+    new = unknown_partition_keys(instance, feedback_partitions, keys)
     if new:
         instance.add_dynamic_partitions(feedback_partitions.name, new)
     return new

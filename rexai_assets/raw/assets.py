@@ -149,13 +149,8 @@ def target_presets(context: dg.AssetExecutionContext, storage: RexaiStorage) -> 
     """Target product presets (Container, Utensil, Interior, Tool) with required properties and resource caps."""
     from rexai_assets.raw import tables
 
-    from rexai_assets.serving.assets import sync_preset_partitions
-
-    output = publish_table(context, storage, RAW_TABLES["target_presets"][0],
-                           lambda raw, run_id: tables.load_presets(raw / tables.RAW_FILES["target_presets"], run_id))
-    # One recommendations partition per preset: adding a preset to the file adds a partition.
-    sync_preset_partitions(context.instance, list(output.value["name"]))
-    return output
+    return publish_table(context, storage, RAW_TABLES["target_presets"][0],
+                         lambda raw, run_id: tables.load_presets(raw / tables.RAW_FILES["target_presets"], run_id))
 
 
 @dg.asset(group_name=GROUP, kinds=KINDS, deps=[source_key(f) for f in RAW_TABLES["material_datasheets"][0]])

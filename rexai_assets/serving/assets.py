@@ -5,10 +5,10 @@ imported inside them.
 
 Partitions of `recipe_recommendations`: a dynamic partition set named `target_presets`, one partition
 per preset name in raw/targets_presets.json. Static partitions would need the file at import time
-(importing definitions does no I/O), so the set follows the file through `sync_preset_partitions`,
-called by the `target_presets` raw asset and by `rexai run`: a preset added to the file becomes a
-partition at the next sync, a preset removed from it stops being one (its past materialisations stay
-in the event log).
+(importing definitions does no I/O), so the set follows the file: `preset_partitions_sensor`
+(serving/sensors.py) requests the changes under the daemon, and `rexai run` calls
+`sync_preset_partitions`. A preset added to the file becomes a partition at the next sync, a preset
+removed from it stops being one (its past materialisations stay in the event log).
 """
 
 from typing import Any, Iterable
@@ -17,6 +17,7 @@ import pandas as pd
 
 import dagster as dg
 
+from rexai_assets.partitions import unknown_partition_keys
 from rexai_assets.resources import WAREHOUSE_READ, MlflowTracking, RexaiStorage, Warehouse
 
 SERVING, EVALUATION = "serving", "evaluation"
@@ -29,9 +30,9 @@ preset_partitions = dg.DynamicPartitionsDefinition(name=PRESET_PARTITIONS)
 
 def preset_partition_changes(instance: dg.DagsterInstance, preset_names: Iterable[str]) -> tuple[list[str], list[str]]:
     """(to add, to remove) to make the `target_presets` partitions equal to `preset_names`."""
-    wanted = list(dict.fromkeys(str(n) for n in preset_names))
+    wanted = [str(n) for n in preset_names]
     current = set(instance.get_dynamic_partitions(PRESET_PARTITIONS))
-    return [n for n in wanted if n not in current], sorted(current - set(wanted))
+    return unknown_partition_keys(instance, preset_partitions, wanted), sorted(current - set(wanted))
 
 
 def sync_preset_partitions(instance: dg.DagsterInstance, preset_names: Iterable[str]) -> list[str]:
