@@ -106,3 +106,15 @@ def test_no_layer_imports_a_layer_above_it():
             upward += [f"{module} -> {name}" for name in imported
                        if (_rank(name) or 0) > (_rank(module) or 0)]
     assert upward == []
+
+
+def test_one_tracking_uri_rule(monkeypatch, tmp_path):
+    from rexai_assets.paths import layout
+    from rexai_assets.resources import build_resources
+    from rexai_assets.serving.scorer import tracking_uri
+
+    monkeypatch.setenv("REXAI_DATA_ROOT", str(tmp_path))
+    embedded = f"sqlite:///{(tmp_path / 'mlflow' / 'mlflow.db').resolve()}"
+    assert layout().tracking_uri == build_resources("local")["mlflow"].tracking_uri == tracking_uri() == embedded
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
+    assert layout().tracking_uri == build_resources("local")["mlflow"].tracking_uri == tracking_uri() == "http://mlflow.example:5000"

@@ -16,6 +16,7 @@ from rexai_assets.partitions import unknown_partition_keys
 from rexai_assets.loop.jobs import (EXPERIMENTS_JOB, FEEDBACK_JOB, RETRAIN_JOB, RETRAIN_TAG, experiments_job,
                                     feedback_job, launched_run_config, retrain_job)
 from rexai_assets.resources import MlflowTracking, RexaiStorage, Warehouse
+from rexai_assets.warehouse import table_exists
 
 # The sensor daemon evaluates sensors in a loop that starts at most every 5 s; a sensor whose last tick
 # began a moment less than its minimum interval ago is skipped. With 5 s here every other loop was
@@ -67,9 +68,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, storage: RexaiStorage):
 def new_labelled_rows(warehouse: Warehouse, since: datetime | None) -> int:
     """Labelled observation rows ingested after `since` (all of them when there was no training yet)."""
     with warehouse.connect() as con:
-        exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'observations' "
-                             "AND table_name = 'measurements'").fetchone()[0]
-        if not exists:
+        if not table_exists(con, "observations", "measurements"):
             return 0
         if since is None:
             return int(con.execute("SELECT count(*) FROM observations.measurements").fetchone()[0])

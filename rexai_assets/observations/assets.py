@@ -17,6 +17,7 @@ import dagster as dg
 import pandas as pd
 
 from rexai_assets.observations.records import EXPERIMENTS_START_DATE
+from rexai_assets.check_results import problems_result
 from rexai_assets.partitions import unknown_partition_keys
 from rexai_assets.resources import WAREHOUSE_READ, WAREHOUSE_WRITE, RexaiStorage, Warehouse
 
@@ -95,7 +96,7 @@ def _contract_check_result(warehouse: Warehouse, kind: str) -> dg.AssetCheckResu
 
     with warehouse.connect() as con:
         problems = contract_violations(con, kind)
-    return dg.AssetCheckResult(passed=not problems, metadata={"problems": dg.MetadataValue.json(problems)})
+    return problems_result(problems, "contract violation(s)")
 
 
 @dg.asset_check(asset=experiment_runs, blocking=True, op_tags=WAREHOUSE_READ)

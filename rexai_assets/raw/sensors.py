@@ -1,12 +1,11 @@
 """The raw jobs, and the sensor that observes edited raw files so the UI marks what was built from them stale."""
 
-
-
 import json
 
 import dagster as dg
 
-from rexai_assets.raw.assets import RAW_SOURCES, SOURCE_FILES, source_key
+from rexai_assets.raw.assets import RAW_SOURCES, source_key
+from rexai_assets.raw.specs import SOURCE_FILES
 from rexai_assets.resources import RexaiStorage
 
 observe_raw_files = dg.define_asset_job(

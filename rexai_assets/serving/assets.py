@@ -19,6 +19,7 @@ import dagster as dg
 
 from rexai_assets.partitions import unknown_partition_keys
 from rexai_assets.resources import WAREHOUSE_READ, MlflowTracking, RexaiStorage, Warehouse
+from rexai_assets.warehouse import table_exists
 
 SERVING, EVALUATION = "serving", "evaluation"
 PRESET_PARTITIONS = "target_presets"
@@ -55,24 +56,12 @@ def preset_names(data: Any) -> list[str]:
     return read_preset_names(Path(getattr(data, "raw", data)))
 
 
-def raw_tables(waste_inventory: pd.DataFrame, waste_materials: pd.DataFrame, process_catalog: pd.DataFrame,
-               mgs1_oxides: pd.DataFrame, mgs1_properties: pd.DataFrame, material_datasheets: pd.DataFrame,
-               target_presets: pd.DataFrame) -> Any:
-    from rexai_assets.raw.tables import RawTables
-
-    return RawTables(inventory=waste_inventory, materials=waste_materials, processes=process_catalog,
-                     oxides=mgs1_oxides, mgs1_properties=mgs1_properties, datasheets=material_datasheets,
-                     presets=target_presets)
-
-
 def _gold_lineage_lookup(warehouse: Warehouse):
     def lookup(dataset_hash: str) -> dict | None:
         import json
 
         with warehouse.connect() as con:
-            exists = con.execute("SELECT count(*) FROM information_schema.tables "
-                                 "WHERE table_schema = 'gold' AND table_name = 'lineage'").fetchone()[0]
-            if not exists:
+            if not table_exists(con, "gold", "lineage"):
                 return None
             row = con.execute("SELECT lineage FROM gold.lineage WHERE dataset_hash = ?", [dataset_hash]).fetchone()
         return json.loads(row[0]) if row else None
@@ -128,11 +117,12 @@ def recipe_recommendations(context: dg.AssetExecutionContext, storage: RexaiStor
                            process_catalog: pd.DataFrame, mgs1_oxides: pd.DataFrame, mgs1_properties: pd.DataFrame,
                            material_datasheets: pd.DataFrame, target_presets: pd.DataFrame) -> dg.Output[dict]:
     """Ranked recipes for one target preset from the champion at run time (heuristic if none): intervals, novelty, drivers, Pareto front."""
+    from rexai_assets.raw.tables import RawTables
     from rexai_assets.serving import recommend as rc
     from rexai_assets.serving.scorer import ServingError, load_scorer
 
-    tables = raw_tables(waste_inventory, waste_materials, process_catalog, mgs1_oxides, mgs1_properties,
-                        material_datasheets, target_presets)
+    tables = RawTables.from_assets(waste_inventory, waste_materials, process_catalog, mgs1_oxides, mgs1_properties,
+                                   material_datasheets, target_presets)
     try:
         scorer = load_scorer(mlflow)
         rec = rc.recommend(tables, context.partition_key, scorer)
@@ -172,10 +162,11 @@ def benchmarks(context: dg.AssetExecutionContext, storage: RexaiStorage, mlflow:
                mgs1_oxides: pd.DataFrame, mgs1_properties: pd.DataFrame, material_datasheets: pd.DataFrame,
                target_presets: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     """Heuristic vs champion vs challenger per scenario, preset and target (MAE, RMSE, interval width, coverage)."""
+    from rexai_assets.raw.tables import RawTables
     from rexai_assets.serving.run_benchmarks import benchmark_outputs
 
-    tables = raw_tables(waste_inventory, waste_materials, process_catalog, mgs1_oxides, mgs1_properties,
-                        material_datasheets, target_presets)
+    tables = RawTables.from_assets(waste_inventory, waste_materials, process_catalog, mgs1_oxides, mgs1_properties,
+                                   material_datasheets, target_presets)
     outcome = benchmark_outputs(gold_dataset, tables, _scorers(mlflow), storage.layout.benchmarks, mlflow)
     return dg.Output(outcome.metrics, metadata=outcome.metadata)
 
