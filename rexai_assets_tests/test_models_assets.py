@@ -57,7 +57,7 @@ def test_models_group_materialises_registers_and_passes_checks(small_world):
 def test_definitions_module_stays_light():
     import subprocess
 
-    code = ("import sys, rexai_assets.models; "
+    code = ("import sys, rexai_assets.models.defs; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'mlflow', 'sklearn'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]"

@@ -116,9 +116,9 @@ def test_definitions_import_light_and_ablation_job():
     import subprocess
     import sys
 
-    code = ("import sys, rexai_assets.serving as s; "
+    code = ("import sys; from rexai_assets.serving.defs import defs as s; "
             "print(sorted(m for m in ('mlflow', 'torch', 'matplotlib', 'great_expectations', 'sklearn') if m in sys.modules)); "
-            "print([a.key.to_user_string() for a in s.ASSETS], sorted(j.name for j in s.JOBS))")
+            "print([a.key.to_user_string() for a in s.assets], sorted(j.name for j in s.jobs))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0] == "[]"
     assert out[1] == "['model_bundle', 'recipe_recommendations', 'benchmarks', 'feature_ablations'] ['ablation_job', 'recommendations_job']"
