@@ -12,7 +12,7 @@ import dagster as dg
 
 from rexai_assets.definitions import LAYER_DEFS, build_definitions
 
-HEAVY_MODULES = ("mlflow", "torch", "great_expectations", "sklearn", "pandera")
+HEAVY_MODULES = ("mlflow", "torch", "great_expectations", "sklearn", "pandera", "matplotlib")
 PACKAGE = Path(__file__).resolve().parents[1] / "rexai_assets"
 LAYERS = ("raw", "observations", "gold", "models", "evaluation", "serving", "loop")
 
