@@ -17,6 +17,13 @@ def _desk():
     return desk_from_resources()
 
 
+def active_pii_path() -> str:
+    """Which PII detection ingestion uses now (`observations.pii.pii_path`)."""
+    from rexai_assets.observations.pii import pii_path
+
+    return pii_path()
+
+
 def cmd_proposals(args: argparse.Namespace) -> int:
     from rexai_assets.evaluation.promotion import PENDING, fetch_proposals
 
@@ -95,13 +102,12 @@ def last_retrain() -> dict[str, Any] | None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from rexai_assets.evaluation.promotion import PENDING, fetch_proposals
-    from rexai_assets.observations.pii import pii_path
 
     desk = _desk()
     with desk.connect() as con:
         pending = [p for p in fetch_proposals(con, limit=200) if p.status == PENDING]
     status = {"champion": champion_details(desk), "pending_proposals": [p.proposal_id for p in pending],
-              "last_retrain": last_retrain(), "pii_path": pii_path()}
+              "last_retrain": last_retrain(), "pii_path": active_pii_path()}
     if args.json:
         print(json.dumps(status, indent=2, default=str))
         return 0
