@@ -1,29 +1,30 @@
 """The Rex-AI code location: every layer's `defs` merged, with per-environment resources.
 
-Importing this module does no I/O and imports neither mlflow, torch, scikit-learn, pandera nor
-great_expectations (each layer imports them inside its asset bodies).
+Importing this module does no I/O and imports neither mlflow, torch, scikit-learn, matplotlib,
+pandera nor great_expectations (each layer imports them inside its asset bodies).
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from rexai_assets.evaluation.defs import defs as evaluation_defs
-from rexai_assets.gold.defs import defs as gold_defs
-from rexai_assets.loop.defs import defs as loop_defs
-from rexai_assets.models.defs import defs as models_defs
-from rexai_assets.observations.defs import defs as observations_defs
-from rexai_assets.raw.defs import defs as raw_defs
+from rexai_assets.evaluation import defs as evaluation
+from rexai_assets.gold import defs as gold
+from rexai_assets.loop import defs as loop
+from rexai_assets.models import defs as models
+from rexai_assets.observations import defs as observations
+from rexai_assets.raw import defs as raw
 from rexai_assets.resources import build_resources
-from rexai_assets.serving.defs import defs as serving_defs
+from rexai_assets.serving import defs as serving
 
-# Left to right, as the layers read from each other.
-LAYER_DEFS = (raw_defs, observations_defs, gold_defs, models_defs, evaluation_defs, serving_defs, loop_defs)
+# The layers' defs modules, left to right as they read from each other. Modules, not their `defs`:
+# Dagster's loader accepts one Definitions object at this module's scope (`defs` below).
+LAYERS = (raw, observations, gold, models, evaluation, serving, loop)
 
 
 def build_definitions(env: str | None = None) -> dg.Definitions:
     """Definitions with resources for `REXAI_ENV` (or `env`), read from the environment at call time."""
-    return dg.Definitions.merge(*LAYER_DEFS, dg.Definitions(resources=build_resources(env)))
+    return dg.Definitions.merge(*(layer.defs for layer in LAYERS), dg.Definitions(resources=build_resources(env)))
 
 
 defs = build_definitions()

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from rexai_assets.definitions import LAYER_DEFS, build_definitions
+from rexai_assets.definitions import LAYERS, build_definitions
 
 HEAVY_MODULES = ("mlflow", "torch", "great_expectations", "sklearn", "pandera", "matplotlib")
 PACKAGE = Path(__file__).resolve().parents[1] / "rexai_assets"
-LAYERS = ("raw", "observations", "gold", "models", "evaluation", "serving", "loop")
+LAYER_NAMES = ("raw", "observations", "gold", "models", "evaluation", "serving", "loop")
 
 
 def test_definitions_are_loadable():
@@ -62,14 +62,22 @@ def test_resources_per_environment(monkeypatch):
 
 
 def test_every_layer_is_declared_once_in_its_defs_module():
-    for layer in LAYERS:
+    for layer in LAYER_NAMES:
         body = ast.parse((PACKAGE / layer / "__init__.py").read_text()).body
         assert all(isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) for node in body), layer
         assert isinstance(importlib.import_module(f"rexai_assets.{layer}.defs").defs, dg.Definitions), layer
-    assert len(LAYER_DEFS) == len(LAYERS)
+    assert [m.__name__ for m in LAYERS] == [f"rexai_assets.{layer}.defs" for layer in LAYER_NAMES]
     merged = build_definitions()
     for kind in ("assets", "asset_checks", "jobs", "sensors", "schedules"):
-        assert len(list(getattr(merged, kind))) == sum(len(list(getattr(d, kind) or [])) for d in LAYER_DEFS), kind
+        assert len(list(getattr(merged, kind))) == sum(len(list(getattr(m.defs, kind) or [])) for m in LAYERS), kind
+
+
+def test_the_code_location_module_holds_one_definitions_object():
+    # Dagster's module loader refuses a module with more than one Definitions at its scope.
+    import rexai_assets.definitions as location
+
+    found = [name for name, value in vars(location).items() if isinstance(value, dg.Definitions)]
+    assert found == ["defs"]
 
 
 def test_no_package_init_imports_dagster():
@@ -78,7 +86,7 @@ def test_no_package_init_imports_dagster():
     probe = f"import sys\nfor name in {packages!r}: __import__(name)\nprint('dagster' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                             cwd=PACKAGE.parent)
-    assert len(packages) >= len(LAYERS) + 2 and result.stdout.strip() == "False"
+    assert len(packages) >= len(LAYER_NAMES) + 2 and result.stdout.strip() == "False"
 
 
 # Bottom (0): contract, settings, hashing, paths, recipes, resources...; then the layers left to right.
