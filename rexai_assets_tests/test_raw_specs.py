@@ -71,3 +71,10 @@ def test_load_raw_tables_reads_through_the_same_loaders():
     assert raw.processes.equals(tables.load_table("process_catalog", SHIPPED_RAW).frame)
     assert raw.presets.equals(tables.load_table("target_presets", SHIPPED_RAW).frame)
     assert raw.materials.equals(tables.materials_table(raw.inventory))
+
+
+def test_the_derived_table_satisfies_its_spec_schema():
+    spec = next(s for s in TABLE_SPECS if not s.files)
+    materials = tables.materials_table(tables.load_table("waste_inventory", SHIPPED_RAW).frame)
+    tables.table_schema(spec).validate(materials)
+    assert not materials.duplicated(list(spec.keys)).any()
