@@ -1,28 +1,30 @@
-"""The Rex-AI code location: every asset, check, job, sensor and schedule, with per-environment resources.
+"""The Rex-AI code location: every layer's `defs` merged, with per-environment resources.
 
-Importing this module does no I/O and imports neither mlflow, torch nor great_expectations.
+Importing this module does no I/O and imports neither mlflow, torch, scikit-learn, matplotlib,
+pandera nor great_expectations (each layer imports them inside its asset bodies).
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from rexai_assets import evaluation, gold, jobs, loop, models, observations, raw, serving
+from rexai_assets.evaluation import defs as evaluation
+from rexai_assets.gold import defs as gold
+from rexai_assets.loop import defs as loop
+from rexai_assets.models import defs as models
+from rexai_assets.observations import defs as observations
+from rexai_assets.raw import defs as raw
 from rexai_assets.resources import build_resources
+from rexai_assets.serving import defs as serving
 
-LAYERS = (raw, observations, gold, models, evaluation, serving, loop, jobs)
+# The layers' defs modules, left to right as they read from each other. Modules, not their `defs`:
+# Dagster's loader accepts one Definitions object at this module's scope (`defs` below).
+LAYERS = (raw, observations, gold, models, evaluation, serving, loop)
 
 
 def build_definitions(env: str | None = None) -> dg.Definitions:
     """Definitions with resources for `REXAI_ENV` (or `env`), read from the environment at call time."""
-    return dg.Definitions(
-        assets=[a for layer in LAYERS for a in getattr(layer, "ASSETS", [])],
-        asset_checks=[c for layer in LAYERS for c in getattr(layer, "CHECKS", [])],
-        jobs=[j for layer in LAYERS for j in getattr(layer, "JOBS", [])],
-        sensors=[s for layer in LAYERS for s in getattr(layer, "SENSORS", [])],
-        schedules=[s for layer in LAYERS for s in getattr(layer, "SCHEDULES", [])],
-        resources=build_resources(env),
-    )
+    return dg.Definitions.merge(*(layer.defs for layer in LAYERS), dg.Definitions(resources=build_resources(env)))
 
 
 defs = build_definitions()

@@ -61,6 +61,13 @@ class DataLayout:
         return self.root / "mlflow"
 
     @property
+    def tracking_uri(self) -> str:
+        """`MLFLOW_TRACKING_URI`, else the embedded sqlite store beside the data (never MLflow's `file://` store).
+
+        The one rule for the MLflow location: the resources and the Dagster-free serving path both use it."""
+        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(self.mlflow / 'mlflow.db').resolve()}"
+
+    @property
     def models(self) -> Path:
         return self.root / "models"
 

@@ -103,7 +103,8 @@ def already_ingested(instance: dg.DagsterInstance, inbox_key: str) -> bool:
 def ingest_inbox(defs: dg.Definitions, instance: dg.DagsterInstance, data: Any) -> list[StepOutcome]:
     """Register every inbox file and ingest each partition whose content was not ingested yet."""
     from rexai_assets.loop.sensors import inbox_run_requests
-    from rexai_assets.observations import register_feedback_partitions, scan_inbox
+    from rexai_assets.observations.assets import register_feedback_partitions
+    from rexai_assets.observations.inbox import scan_inbox
 
     scan = scan_inbox(data)
     register_feedback_partitions(instance, scan.feedback_keys)
@@ -140,7 +141,7 @@ def run_platform(defs: dg.Definitions | None = None, instance: dg.DagsterInstanc
     if ok():
         steps.append(run_job(defs, "retrain_job", instance, tags={"rexai/trigger": trigger}))
     if ok() and "recommendations_job" in {j.name for j in defs.jobs}:
-        from rexai_assets.serving import preset_names, sync_preset_partitions
+        from rexai_assets.serving.assets import preset_names, sync_preset_partitions
 
         for preset in sync_preset_partitions(instance, preset_names(data)):
             steps.append(run_job(defs, "recommendations_job", instance, partition_key=preset,

@@ -11,11 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from rexai_assets.contract import FRACTION_TOLERANCE, MAX_ITEMS, MAX_REGOLITH_FRAC  # noqa: F401 - MAX_ITEMS re-exported
 from rexai_assets.hashing import canonical_json, sha256_bytes
-
-MAX_ITEMS = 4
-MAX_REGOLITH_FRAC = 0.5
-FRACTION_TOLERANCE = 1e-3
 ID_DECIMALS = 6
 
 

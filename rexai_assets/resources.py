@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 import dagster as dg
 
 from rexai_assets.paths import DataLayout, layout
+from rexai_assets.warehouse import WarehouseClient
 
 
 class RexaiStorage(dg.ConfigurableResource):
@@ -25,40 +25,24 @@ class RexaiStorage(dg.ConfigurableResource):
 
 # Op tag of every step that opens the warehouse. DuckDB lets one process write a file and no other
 # process open it meanwhile, so a deployment that runs steps in parallel (the k8s executor) limits
-# this key to one step at a time; on one machine `Warehouse.connect` waits for the lock instead.
+# this key to one step at a time; on one machine `WarehouseClient.connect` waits for the lock instead.
 WAREHOUSE_TAG = "rexai/warehouse"
 WAREHOUSE_WRITE = {WAREHOUSE_TAG: "write"}
 WAREHOUSE_READ = {WAREHOUSE_TAG: "read"}
 
 
 class Warehouse(dg.ConfigurableResource):
-    """The embedded DuckDB warehouse; connections retry while another process holds the file lock."""
+    """The embedded DuckDB warehouse: a thin wrapper returning the Dagster-free `WarehouseClient`."""
 
     database: str
     lock_timeout_s: float = 120.0
 
-    @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[Any]:
-        import duckdb
+    def client(self) -> WarehouseClient:
+        return WarehouseClient(Path(self.database), self.lock_timeout_s)
 
-        path = Path(self.database)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.lock_timeout_s
-        delay = 0.05
-        while True:
-            try:
-                conn = duckdb.connect(str(path), read_only=read_only and path.exists())
-                break
-            except duckdb.IOException as exc:
-                # DuckDB allows one writing process per file: wait for the other step to finish.
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-        try:
-            yield conn
-        finally:
-            conn.close()
+    def connect(self, read_only: bool = False) -> AbstractContextManager[Any]:
+        """A connection that waits for the file lock (`WarehouseClient.connect`)."""
+        return self.client().connect(read_only)
 
 
 class MlflowTracking(dg.ConfigurableResource):
@@ -112,10 +96,6 @@ class MlflowTracking(dg.ConfigurableResource):
             yield run
 
 
-def default_tracking_uri(data_root: Path) -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(data_root / 'mlflow' / 'mlflow.db').resolve()}"
-
-
 def build_resources(env: str | None = None) -> dict[str, Any]:
     """Resources for `REXAI_ENV` = local (default) | ci | prod. Reads environment variables only."""
     env = (env or os.environ.get("REXAI_ENV", "local")).lower()
@@ -138,5 +118,5 @@ def build_resources(env: str | None = None) -> dict[str, Any]:
         "storage": RexaiStorage(data_root=str(data.root)),
         "warehouse": Warehouse(database=os.environ.get("REXAI_WAREHOUSE_PATH", str(data.warehouse)),
                                lock_timeout_s=300.0 if env == "ci" else 120.0),
-        "mlflow": MlflowTracking(tracking_uri=default_tracking_uri(data.root)),
+        "mlflow": MlflowTracking(tracking_uri=data.tracking_uri),
     }

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 
-from rexai_assets.definitions import build_definitions
+from rexai_assets.definitions import LAYERS, build_definitions
 
-HEAVY_MODULES = ("mlflow", "torch", "great_expectations", "sklearn", "pandera")
+HEAVY_MODULES = ("mlflow", "torch", "great_expectations", "sklearn", "pandera", "matplotlib")
+PACKAGE = Path(__file__).resolve().parents[1] / "rexai_assets"
+LAYER_NAMES = ("raw", "observations", "gold", "models", "evaluation", "serving", "loop")
 
 
 def test_definitions_are_loadable():
@@ -54,3 +59,70 @@ def test_resources_per_environment(monkeypatch):
         assert "REXAI_ENV='staging'" in str(exc)
     else:
         raise AssertionError("unknown environment accepted")
+
+
+def test_every_layer_is_declared_once_in_its_defs_module():
+    for layer in LAYER_NAMES:
+        body = ast.parse((PACKAGE / layer / "__init__.py").read_text()).body
+        assert all(isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) for node in body), layer
+        assert isinstance(importlib.import_module(f"rexai_assets.{layer}.defs").defs, dg.Definitions), layer
+    assert [m.__name__ for m in LAYERS] == [f"rexai_assets.{layer}.defs" for layer in LAYER_NAMES]
+    merged = build_definitions()
+    for kind in ("assets", "asset_checks", "jobs", "sensors", "schedules"):
+        assert len(list(getattr(merged, kind))) == sum(len(list(getattr(m.defs, kind) or [])) for m in LAYERS), kind
+
+
+def test_the_code_location_module_holds_one_definitions_object():
+    # Dagster's module loader refuses a module with more than one Definitions at its scope.
+    import rexai_assets.definitions as location
+
+    found = [name for name, value in vars(location).items() if isinstance(value, dg.Definitions)]
+    assert found == ["defs"]
+
+
+def test_no_package_init_imports_dagster():
+    packages = sorted(p.parent.relative_to(PACKAGE.parent).as_posix().replace("/", ".")
+                      for p in PACKAGE.rglob("__init__.py"))
+    probe = f"import sys\nfor name in {packages!r}: __import__(name)\nprint('dagster' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                            cwd=PACKAGE.parent)
+    assert len(packages) >= len(LAYER_NAMES) + 2 and result.stdout.strip() == "False"
+
+
+# Bottom (0): contract, settings, hashing, paths, recipes, resources...; then the layers left to right.
+LAYER_ORDER = ("raw", "observations", "gold", "models", "evaluation", "serving", "loop", "ops", "cli")
+ENTRY_POINTS = ("pipeline", "definitions")  # assemble every layer: ranked with ops
+
+
+def _rank(module: str) -> int | None:
+    parts = module.split(".")
+    if parts[0] != "rexai_assets" or len(parts) < 2:
+        return None
+    top = "ops" if parts[1] in ENTRY_POINTS else parts[1]
+    return LAYER_ORDER.index(top) + 1 if top in LAYER_ORDER else 0
+
+
+def test_no_layer_imports_a_layer_above_it():
+    upward = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "bench.py":  # benchmark commands drive the whole platform (dagster dev, rexai run)
+            continue
+        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            imported = ([node.module] if isinstance(node, ast.ImportFrom) and node.module else
+                        [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            upward += [f"{module} -> {name}" for name in imported
+                       if (_rank(name) or 0) > (_rank(module) or 0)]
+    assert upward == []
+
+
+def test_one_tracking_uri_rule(monkeypatch, tmp_path):
+    from rexai_assets.paths import layout
+    from rexai_assets.resources import build_resources
+    from rexai_assets.serving.scorer import tracking_uri
+
+    monkeypatch.setenv("REXAI_DATA_ROOT", str(tmp_path))
+    embedded = f"sqlite:///{(tmp_path / 'mlflow' / 'mlflow.db').resolve()}"
+    assert layout().tracking_uri == build_resources("local")["mlflow"].tracking_uri == tracking_uri() == embedded
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
+    assert layout().tracking_uri == build_resources("local")["mlflow"].tracking_uri == tracking_uri() == "http://mlflow.example:5000"

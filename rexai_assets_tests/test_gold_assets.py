@@ -10,7 +10,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from rexai_assets import gold, raw
+from rexai_assets.gold.defs import defs as gold_defs
+from rexai_assets.raw.defs import defs as raw_defs
 from rexai_assets.gold.contract import TARGETS
 from rexai_assets.paths import layout
 
@@ -23,7 +24,7 @@ def small_gold(config_override):
 def materialize_gold(**kwargs):
     from rexai_assets.resources import build_resources
 
-    return dg.materialize([*raw.ASSETS, *gold.ASSETS, *gold.CHECKS], instance=dg.DagsterInstance.ephemeral(),
+    return dg.materialize([*raw_defs.assets, *gold_defs.assets, *gold_defs.asset_checks], instance=dg.DagsterInstance.ephemeral(),
                           resources=build_resources(),
                           selection=dg.AssetSelection.groups("raw", "gold").materializable(), **kwargs)
 
@@ -32,7 +33,7 @@ def test_gold_group_materialises_with_every_check_passing(small_gold):
     result = materialize_gold()
     assert result.success
     evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
-    expected = {(c.asset_key.to_user_string(), c.name) for check in gold.CHECKS for c in check.check_specs}
+    expected = {(c.asset_key.to_user_string(), c.name) for check in gold_defs.asset_checks for c in check.check_specs}
     assert expected <= set(evaluations)
     assert [name for name, e in evaluations.items() if not e.passed] == []
 

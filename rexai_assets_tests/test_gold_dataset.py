@@ -12,7 +12,7 @@ from rexai_assets.gold.candidates import recipe_candidates_pool
 from rexai_assets.gold.dataset import (build_gold_dataset, empty_measurements, export_files, golden_train_overlap,
                                        read_measurements, replay_problem, save_to_warehouse, untrusted_golden)
 from rexai_assets.gold.splits import hash_unit
-from rexai_assets.raw import load_raw_tables
+from rexai_assets.raw.tables import load_raw_tables
 from rexai_assets_tests.conftest import SHIPPED_RAW
 
 

@@ -10,7 +10,7 @@ from rexai_assets.gold import contract as gc
 from rexai_assets.gold.candidates import recipe_candidates_pool, sample_arrays
 from rexai_assets.gold.features import (FeatureError, build_features, feature_context, feature_problems,
                                         featurize_recipes, recipes_to_slots)
-from rexai_assets.raw import load_raw_tables
+from rexai_assets.raw.tables import load_raw_tables
 from rexai_assets.recipes import default_recipe_id, parse_recipe
 from rexai_assets_tests.conftest import SHIPPED_RAW
 

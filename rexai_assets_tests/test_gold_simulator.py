@@ -11,7 +11,7 @@ from rexai_assets.gold.candidates import recipe_candidates_pool, sample_arrays
 from rexai_assets.gold.features import feature_context, features_from_arrays
 from rexai_assets.gold.heuristic import heuristic_props
 from rexai_assets.gold.simulator import keyed_normals, recipe_keys, simulate
-from rexai_assets.raw import load_raw_tables
+from rexai_assets.raw.tables import load_raw_tables
 from rexai_assets_tests.conftest import SHIPPED_RAW
 
 

@@ -6,7 +6,9 @@ import sys
 import dagster as dg
 import pytest
 
-from rexai_assets import gold, models, raw
+from rexai_assets.gold.defs import defs as gold_defs
+from rexai_assets.models.defs import defs as models_defs
+from rexai_assets.raw.defs import defs as raw_defs
 from rexai_assets.paths import layout
 
 
@@ -21,7 +23,7 @@ def test_models_group_materialises_registers_and_passes_checks(small_world):
     from rexai_assets.resources import build_resources
 
     resources = build_resources()
-    result = dg.materialize([*raw.ASSETS, *gold.ASSETS, *models.ASSETS, *models.CHECKS],
+    result = dg.materialize([*raw_defs.assets, *gold_defs.assets, *models_defs.assets, *models_defs.asset_checks],
                             instance=dg.DagsterInstance.ephemeral(), resources=resources,
                             selection=dg.AssetSelection.groups("raw", "gold", "models").materializable())
     assert result.success
@@ -55,10 +57,10 @@ def test_models_group_materialises_registers_and_passes_checks(small_world):
 def test_definitions_module_stays_light():
     import subprocess
 
-    code = ("import sys, rexai_assets.models; "
+    code = ("import sys, rexai_assets.models.defs; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'mlflow', 'sklearn'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]"
-    assert {a.key.to_user_string() for a in models.ASSETS} == {
+    assert {a.key.to_user_string() for a in models_defs.assets} == {
         "gradient_boosting_models", "tab_transformer", "recipe_autoencoder", "rexai_regressor"}
-    assert all(a.group_names_by_key[a.key] == "models" for a in models.ASSETS)
+    assert all(a.group_names_by_key[a.key] == "models" for a in models_defs.assets)

@@ -10,13 +10,14 @@ import duckdb
 import pandas as pd
 import pytest
 
-from rexai_assets import observations, raw
-from rexai_assets.observations import inbox
+from rexai_assets.observations.defs import defs as observations_defs
+from rexai_assets.raw.defs import defs as raw_defs
+from rexai_assets.observations import assets as observation_assets, inbox
 from rexai_assets.paths import layout
 from rexai_assets.resources import build_resources
 
 FIXTURES = Path(__file__).parent / "fixtures" / "observations"
-ALL = [*raw.ASSETS, *raw.CHECKS, *observations.ASSETS, *observations.CHECKS]
+ALL = [*raw_defs.assets, *raw_defs.asset_checks, *observations_defs.assets, *observations_defs.asset_checks]
 
 
 def drop_fixture_files(data_root: Path) -> tuple[Path, Path]:
@@ -52,10 +53,10 @@ def checks_of(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
 
 
 def test_partitions_are_defined_as_documented() -> None:
-    assert observations.experiment_partitions.start.strftime("%Y-%m-%d") == "2020-01-01"
-    assert observations.experiment_partitions.end_offset == 1
-    assert observations.feedback_partitions.name == "feedback_files"
-    for asset in observations.ASSETS:
+    assert observation_assets.experiment_partitions.start.strftime("%Y-%m-%d") == "2020-01-01"
+    assert observation_assets.experiment_partitions.end_offset == 1
+    assert observation_assets.feedback_partitions.name == "feedback_files"
+    for asset in observations_defs.assets:
         spec = next(iter(asset.specs))
         assert spec.group_name == "observations" and spec.kinds and spec.description
         assert {k.to_user_string() for k in asset.dependency_keys} >= {"waste_inventory", "process_catalog"}
@@ -64,8 +65,8 @@ def test_partitions_are_defined_as_documented() -> None:
 def test_materialize_both_assets_with_checks_passing(data_root: Path, instance: dg.DagsterInstance) -> None:
     _, feedback = drop_fixture_files(data_root)
     scan = inbox.scan_inbox(layout(data_root))
-    assert observations.register_feedback_partitions(instance, scan.feedback_keys) == [feedback.name]
-    assert observations.register_feedback_partitions(instance, scan.feedback_keys) == []
+    assert observation_assets.register_feedback_partitions(instance, scan.feedback_keys) == [feedback.name]
+    assert observation_assets.register_feedback_partitions(instance, scan.feedback_keys) == []
 
     day = materialize("experiment_runs", instance, "2024-05-01")
     fb = materialize("crew_feedback", instance, feedback.name)

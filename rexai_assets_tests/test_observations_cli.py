@@ -118,7 +118,7 @@ def test_eight_processes_writing_at_once_lose_nothing(tmp_path: Path, data_root:
     scan = inbox.scan_inbox(data)
     assert scan.quarantined == ()
     assert {day: len(files) for day, files in scan.experiment_days.items()} == {"2024-05-01": 8, "2024-05-02": 8}
-    from rexai_assets.raw import load_raw_tables
+    from rexai_assets.raw.tables import load_raw_tables
     from rexai_assets.recipes import RecipeCatalog
 
     tables = load_raw_tables(data.raw)

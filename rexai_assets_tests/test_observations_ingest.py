@@ -26,7 +26,7 @@ def data(data_root: Path) -> DataLayout:
 
 @pytest.fixture
 def catalog(data: DataLayout) -> RecipeCatalog:
-    from rexai_assets.raw import load_raw_tables
+    from rexai_assets.raw.tables import load_raw_tables
 
     tables = load_raw_tables(data.raw)
     return RecipeCatalog.from_frames(tables.inventory, tables.processes)

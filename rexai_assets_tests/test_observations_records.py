@@ -24,7 +24,7 @@ PII_TEXT = "call ana.perez@habitat.mars or +1 555 0100, ask Ana Pérez"
 
 @pytest.fixture(scope="module")
 def catalog() -> RecipeCatalog:
-    from rexai_assets.raw import load_raw_tables
+    from rexai_assets.raw.tables import load_raw_tables
 
     tables = load_raw_tables(SHIPPED_RAW)
     return RecipeCatalog.from_frames(tables.inventory, tables.processes)

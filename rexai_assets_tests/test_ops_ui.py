@@ -20,12 +20,12 @@ EXPECTED_GROUPS = ("raw", "observations", "gold", "models", "evaluation", "servi
 
 
 def required_groups() -> set[str]:
-    """Groups whose layer package exists and exports its `ASSETS` (the wiring convention of the layers)."""
+    """Groups whose layer has a `defs` module declaring assets (the wiring convention of the layers)."""
     required = set()
     for group in EXPECTED_GROUPS:
-        if importlib.util.find_spec(f"rexai_assets.{group}") is None:
+        if importlib.util.find_spec(f"rexai_assets.{group}.defs") is None:
             continue
-        if getattr(importlib.import_module(f"rexai_assets.{group}"), "ASSETS", None):
+        if list(importlib.import_module(f"rexai_assets.{group}.defs").defs.assets or []):
             required.add(group)
     return required
 

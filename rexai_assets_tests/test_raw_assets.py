@@ -8,7 +8,7 @@ import json
 import dagster as dg
 import pytest
 
-from rexai_assets import raw
+from rexai_assets.raw.defs import defs as raw_defs
 from rexai_assets.definitions import build_definitions
 from rexai_assets.paths import layout
 from rexai_assets.pipeline import run_job
@@ -22,11 +22,11 @@ def resources_for_test():
 
 
 def test_raw_group_materialises_with_every_check_passing(resources_for_test):
-    result = dg.materialize([*raw.ASSETS, *raw.CHECKS], instance=dg.DagsterInstance.ephemeral(),
+    result = dg.materialize([*raw_defs.assets, *raw_defs.asset_checks], instance=dg.DagsterInstance.ephemeral(),
                             resources=resources_for_test, selection=dg.AssetSelection.groups("raw").materializable())
     assert result.success
     evaluations = result.get_asset_check_evaluations()
-    expected_checks = {(c.asset_key.to_user_string(), c.name) for spec in raw.CHECKS for c in spec.check_specs}
+    expected_checks = {(c.asset_key.to_user_string(), c.name) for spec in raw_defs.asset_checks for c in spec.check_specs}
     assert {(e.asset_key.to_user_string(), e.check_name) for e in evaluations} == expected_checks
     assert [e.check_name for e in evaluations if not e.passed] == []
     inventory = result.output_for_node("waste_inventory")
@@ -39,7 +39,7 @@ def test_bad_rows_are_logged_and_good_rows_published(resources_for_test):
     data = layout().ensure()
     inventory = data.raw / "nasa_waste_inventory.csv"
     inventory.write_text(inventory.read_text().replace("Nylon 41%; Polyethylene 33%; EVOH 11%", "Nylon 140%"))
-    result = dg.materialize([*raw.ASSETS, *raw.CHECKS], instance=dg.DagsterInstance.ephemeral(),
+    result = dg.materialize([*raw_defs.assets, *raw_defs.asset_checks], instance=dg.DagsterInstance.ephemeral(),
                             resources=resources_for_test, selection=dg.AssetSelection.groups("raw").materializable())
     assert result.success
     assert len(result.output_for_node("waste_inventory")) == 15
@@ -52,7 +52,7 @@ def test_bad_rows_are_logged_and_good_rows_published(resources_for_test):
 def test_unreadable_file_fails_its_asset_with_one_line(resources_for_test):
     data = layout().ensure()
     (data.raw / "process_catalog.csv").write_bytes(b"\x00\x01\x02binary")
-    result = dg.materialize([*raw.ASSETS], instance=dg.DagsterInstance.ephemeral(), resources=resources_for_test,
+    result = dg.materialize([*raw_defs.assets], instance=dg.DagsterInstance.ephemeral(), resources=resources_for_test,
                             selection=dg.AssetSelection.assets("process_catalog"), raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)

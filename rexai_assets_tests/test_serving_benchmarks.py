@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rexai_assets.raw import load_raw_tables
+from rexai_assets.raw.tables import load_raw_tables
 from rexai_assets.serving import benchmarks as bm
 from rexai_assets.serving.recommend import AblationModelSettings, Preset, serving_settings
 

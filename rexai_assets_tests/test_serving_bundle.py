@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rexai_assets.hashing import sha256_bytes
-from rexai_assets.raw import load_raw_tables
+from rexai_assets.raw.tables import load_raw_tables
 from rexai_assets.serving import bundle as bd
 from rexai_assets.serving.testing import saved_small_ensemble, small_gold
 

@@ -24,7 +24,7 @@ RECIPES = [
 
 @pytest.fixture(scope="module")
 def model():
-    from rexai_assets.raw import load_raw_tables
+    from rexai_assets.raw.tables import load_raw_tables
 
     return small_ensemble(small_gold(load_raw_tables(SHIPPED_RAW), size=300), autoencoder=False)
 
@@ -186,7 +186,7 @@ def test_verify_bundle_command(tmp_path, capsys, model):
 
 
 def small_gold_for_replay():
-    from rexai_assets.raw import load_raw_tables
+    from rexai_assets.raw.tables import load_raw_tables
 
     return small_gold(load_raw_tables(SHIPPED_RAW), size=200)
 

@@ -11,7 +11,7 @@ import pytest
 
 import dagster as dg
 
-from rexai_assets.raw import load_raw_tables
+from rexai_assets.raw.tables import load_raw_tables
 from rexai_assets.serving import recommend as rc
 from rexai_assets.serving.assets import PRESET_PARTITIONS, preset_names, preset_partition_changes, sync_preset_partitions
 from rexai_assets.serving.scorer import Scorer, ensemble_scorer, heuristic_scorer

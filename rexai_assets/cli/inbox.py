@@ -56,7 +56,7 @@ def read_input(path: Path) -> tuple[Any, int]:
 
 
 def _catalog(data_layout: Any) -> Any:
-    from rexai_assets.raw import load_raw_tables
+    from rexai_assets.raw.tables import load_raw_tables
     from rexai_assets.recipes import RecipeCatalog
 
     try:

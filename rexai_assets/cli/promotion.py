@@ -17,6 +17,13 @@ def _desk():
     return desk_from_resources()
 
 
+def active_pii_path() -> str:
+    """Which PII detection ingestion uses now (`observations.pii.pii_path`)."""
+    from rexai_assets.observations.pii import pii_path
+
+    return pii_path()
+
+
 def cmd_proposals(args: argparse.Namespace) -> int:
     from rexai_assets.evaluation.promotion import PENDING, fetch_proposals
 
@@ -102,7 +109,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     with desk.connect() as con:
         pending = [p for p in fetch_proposals(con, limit=200) if p.status == PENDING]
     status = {"champion": champion_details(desk), "pending_proposals": [p.proposal_id for p in pending],
-              "last_retrain": last_retrain()}
+              "last_retrain": last_retrain(), "pii_path": active_pii_path()}
     if args.json:
         print(json.dumps(status, indent=2, default=str))
         return 0
@@ -123,6 +130,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print("last retrain: none" if retrain is None else
           f"last retrain: {retrain['started']} run {retrain['run_id'][:8]} {retrain['status']} "
           f"trigger={retrain['trigger']} {retrain['counts']}")
+    print(f"pii path: {status['pii_path']}")
     return 0
 
 
@@ -145,6 +153,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rollback.add_argument("--notes")
     rollback.set_defaults(handler=cmd_rollback)
 
-    status = subparsers.add_parser("status", help="production model, pending proposals, last retrain and why")
+    status = subparsers.add_parser("status", help="production model, pending proposals, last retrain and why, PII path")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=cmd_status)

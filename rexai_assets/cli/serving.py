@@ -18,7 +18,7 @@ from rexai_assets.cli import CommandError
 
 def _tables() -> Any:
     from rexai_assets.paths import layout
-    from rexai_assets.raw import RawFileError, load_raw_tables
+    from rexai_assets.raw.tables import RawFileError, load_raw_tables
 
     try:
         return load_raw_tables(layout().ensure().raw)

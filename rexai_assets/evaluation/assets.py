@@ -59,7 +59,3 @@ def champion_matches_proposal(promotion_proposal, mlflow: MlflowTracking) -> dg.
                 else promotion_proposal.champion_version)
     return dg.AssetCheckResult(passed=current == expected, metadata={
         "champion": str(current), "expected": str(expected), "status": promotion_proposal.status})
-
-
-EVALUATION_ASSETS = [model_evaluation, promotion_proposal]
-EVALUATION_CHECKS = [same_rows_for_every_model, champion_matches_proposal]

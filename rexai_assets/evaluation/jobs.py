@@ -37,6 +37,3 @@ def apply_review(context: dg.OpExecutionContext, config: ReviewDecision, storage
 @dg.job(description="The second vote on a promotion proposal, from the UI (launchpad config: proposal_id, decision, reviewer, notes).")
 def review_promotion():
     apply_review()
-
-
-EVALUATION_JOBS = [review_promotion]

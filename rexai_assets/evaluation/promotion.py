@@ -20,6 +20,7 @@ import pandas as pd
 
 from rexai_assets import settings
 from rexai_assets.atomic import locked, write_text_atomic
+from rexai_assets.warehouse import transaction
 
 PENDING, PROMOTED, REJECTED, DECLINED = "PENDING_APPROVAL", "PROMOTED", "REJECTED", "DECLINED"
 AUTO_REVIEWER = "policy:auto"
@@ -307,14 +308,12 @@ class PromotionDesk:
         previous = self.registry.champion()
         self.registry.set_champion(proposal.challenger_version, archive=previous)
         try:
-            with self.connect() as con:
-                con.execute("BEGIN TRANSACTION")
+            with self.connect() as con, transaction(con):
                 con.execute("UPDATE registry.promotion_proposals SET status = ?, reviewer = ?, reviewed_at = ?, "
                             "review_notes = ? WHERE proposal_id = ?",
                             [PROMOTED, reviewer, now_utc(), notes, proposal.proposal_id])
                 audit_id = append_audit(con, action, proposal.challenger_version, proposal.proposal_id, reviewer,
                                         notes, previous)
-                con.execute("COMMIT")
         except Exception:
             self.registry.set_champion(previous, archive=None)
             raise
@@ -325,14 +324,12 @@ class PromotionDesk:
 
     def _decline(self, proposal: Proposal, reviewer: str, notes: str | None) -> DecisionOutcome:
         current = self.registry.champion()
-        with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
+        with self.connect() as con, transaction(con):
             con.execute("UPDATE registry.promotion_proposals SET status = ?, reviewer = ?, reviewed_at = ?, "
                         "review_notes = ? WHERE proposal_id = ?",
                         [DECLINED, reviewer, now_utc(), notes, proposal.proposal_id])
             audit_id = append_audit(con, "decline", proposal.challenger_version, proposal.proposal_id, reviewer,
                                     notes, current)
-            con.execute("COMMIT")
         proposal.status, proposal.reviewer, proposal.review_notes = DECLINED, reviewer, notes
         proposal.reviewed_at = now_utc()
         write_proposal_json(self.json_folder, proposal)

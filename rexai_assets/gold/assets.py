@@ -8,22 +8,13 @@ import pandas as pd
 
 import dagster as dg
 
+from rexai_assets.check_results import problems_result
 from rexai_assets.resources import WAREHOUSE_WRITE, RexaiStorage, Warehouse
 
 GROUP = "gold"
 # The observation assets are defined (and partitioned) by the observations layer; the gold dataset
 # reads their output through the warehouse table observations.measurements.
 OBSERVATION_ASSETS = [dg.AssetKey("experiment_runs"), dg.AssetKey("crew_feedback")]
-
-
-def raw_tables(waste_inventory: pd.DataFrame, waste_materials: pd.DataFrame, process_catalog: pd.DataFrame,
-               mgs1_oxides: pd.DataFrame, mgs1_properties: pd.DataFrame, material_datasheets: pd.DataFrame):
-    """RawTables from the raw asset values (presets are not needed to build features or labels)."""
-    from rexai_assets.raw.tables import RawTables
-
-    return RawTables(inventory=waste_inventory, materials=waste_materials, processes=process_catalog,
-                     oxides=mgs1_oxides, mgs1_properties=mgs1_properties, datasheets=material_datasheets,
-                     presets=pd.DataFrame())
 
 
 @dg.asset(group_name=GROUP, kinds={"pandas", "duckdb", "parquet"}, op_tags=WAREHOUSE_WRITE)
@@ -34,8 +25,10 @@ def recipe_candidates_pool(context: dg.AssetExecutionContext, storage: RexaiStor
     """Seeded pool of distinct candidate recipes (1-4 waste items, every process, regolith 0-0.5) with contract features."""
     from rexai_assets.gold import candidates, contract, dataset
     from rexai_assets.hashing import sha256_frame
+    from rexai_assets.raw.tables import RawTables
 
-    tables = raw_tables(waste_inventory, waste_materials, process_catalog, mgs1_oxides, mgs1_properties, material_datasheets)
+    tables = RawTables.from_assets(waste_inventory, waste_materials, process_catalog, mgs1_oxides, mgs1_properties,
+                                   material_datasheets)
     cfg = contract.gold_settings()
     pool = candidates.recipe_candidates_pool(tables, cfg)
     with warehouse.connect() as con:
@@ -61,8 +54,10 @@ def gold_dataset(context: dg.AssetExecutionContext, storage: RexaiStorage, wareh
     """Simulated + measured labels on contract features, time/hash splits, golden set, train-only normalisation and lineage."""
     from rexai_assets.gold import dataset as gd
     from rexai_assets.gold.lineage import raw_file_hashes
+    from rexai_assets.raw.tables import RawTables
 
-    tables = raw_tables(waste_inventory, waste_materials, process_catalog, mgs1_oxides, mgs1_properties, material_datasheets)
+    tables = RawTables.from_assets(waste_inventory, waste_materials, process_catalog, mgs1_oxides, mgs1_properties,
+                                   material_datasheets)
     layout = storage.layout
     with warehouse.connect() as con:
         measurements = gd.read_measurements(con)
@@ -91,11 +86,6 @@ def gold_dataset(context: dg.AssetExecutionContext, storage: RexaiStorage, wareh
 # Checks
 
 
-def _result(problems: list[str], **metadata) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=not problems, metadata={
-        "problems": dg.MetadataValue.json(problems[:50]), "problem_count": len(problems), **metadata})
-
-
 @dg.asset_check(asset=recipe_candidates_pool, blocking=True,
                 description="Pool has pool_size distinct recipe ids; no feature constant, all-NaN or an exact multiple of another.")
 def candidates_valid(recipe_candidates_pool: pd.DataFrame) -> dg.AssetCheckResult:
@@ -111,7 +101,7 @@ def candidates_valid(recipe_candidates_pool: pd.DataFrame) -> dg.AssetCheckResul
     expected = gold_settings().pool_size
     if len(pool) != expected:
         problems.append(f"{len(pool)} candidates, expected {expected}")
-    return _result(problems, rows=len(pool))
+    return problems_result(problems, rows=len(pool))
 
 
 @dg.asset_check(asset=gold_dataset, blocking=True,
@@ -119,7 +109,7 @@ def candidates_valid(recipe_candidates_pool: pd.DataFrame) -> dg.AssetCheckResul
 def gold_features_valid(gold_dataset) -> dg.AssetCheckResult:
     from rexai_assets.gold.features import feature_problems
 
-    return _result(feature_problems(gold_dataset.X(), gold_dataset.feature_names))
+    return problems_result(feature_problems(gold_dataset.X(), gold_dataset.feature_names))
 
 
 @dg.asset_check(asset=gold_dataset, blocking=True,
@@ -130,7 +120,7 @@ def golden_set_isolated(gold_dataset) -> dg.AssetCheckResult:
     overlap = golden_train_overlap(gold_dataset)
     problems = [f"recipe {r} is in golden and train" for r in overlap]
     problems += [f"untrusted label_source {s!r} in golden" for s in untrusted_golden(gold_dataset)]
-    return _result(problems, golden_rows=len(gold_dataset.split_frame("golden")),
+    return problems_result(problems, golden_rows=len(gold_dataset.split_frame("golden")),
                    trusted_golden_rows=len(gold_dataset.trusted_golden()))
 
 
@@ -141,7 +131,7 @@ def gold_replay_share(gold_dataset) -> dg.AssetCheckResult:
     from rexai_assets.gold.dataset import replay_problem
 
     problem = replay_problem(gold_dataset, gold_settings().splits.replay_min_share)
-    return _result([problem] if problem else [], **{k: v for k, v in gold_dataset.lineage["replay"].items() if v is not None})
+    return problems_result([problem] if problem else [], **{k: v for k, v in gold_dataset.lineage["replay"].items() if v is not None})
 
 
 @dg.asset_check(asset=gold_dataset, blocking=True,
@@ -169,9 +159,4 @@ def gold_pii_free(gold_dataset) -> dg.AssetCheckResult:
     findings = [f"{column}: {finding.kind} {finding.match!r}"
                 for column in frame.select_dtypes(include=["object", "string"]).columns
                 for finding in find_pii(frame[column].dropna().unique(), kinds=("email", "name"))]
-    return _result(findings[:50], text_columns=int(len(frame.select_dtypes(include=["object", "string"]).columns)))
-
-
-ASSETS = [recipe_candidates_pool, gold_dataset]
-CHECKS = [candidates_valid, gold_features_valid, golden_set_isolated, gold_replay_share, gold_great_expectations,
-          gold_pii_free]
+    return problems_result(findings[:50], text_columns=int(len(frame.select_dtypes(include=["object", "string"]).columns)))

@@ -31,7 +31,7 @@ def run(rows: int, seed: int = 1, raw_dir: Path | None = None) -> dict:
     from rexai_assets.gold.features import feature_context, features_from_arrays
     from rexai_assets.gold.simulator import simulate
     from rexai_assets.paths import SHIPPED_RAW_DIR, layout
-    from rexai_assets.raw import load_raw_tables
+    from rexai_assets.raw.tables import load_raw_tables
 
     raw_dir = raw_dir or (layout().raw if (layout().raw / "nasa_waste_inventory.csv").exists() else SHIPPED_RAW_DIR)
     tables = load_raw_tables(raw_dir)

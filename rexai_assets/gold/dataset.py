@@ -25,6 +25,7 @@ from rexai_assets.gold.simulator import recipe_keys, simulate
 from rexai_assets.gold.splits import DROPPED, assign_splits, hash_unit
 from rexai_assets.hashing import canonical_json, sha256_frame, sha256_json
 from rexai_assets.recipes import RecipeCatalog, RecipeError, parse_recipe
+from rexai_assets.warehouse import table_exists, transaction
 
 META_COLUMNS = ["recipe_id", "recipe_spec", "process_id", "label_source", "split", "weight", "observed_at",
                 "observation_id"]
@@ -296,9 +297,7 @@ def untrusted_golden(dataset: GoldDataset) -> list[str]:
 
 def read_measurements(con) -> pd.DataFrame:
     """Rows of `observations.measurements`, or an empty frame while that table does not exist."""
-    exists = con.execute("SELECT count(*) FROM information_schema.tables "
-                         "WHERE table_schema = 'observations' AND table_name = 'measurements'").fetchone()[0]
-    if not exists:
+    if not table_exists(con, "observations", "measurements"):
         return empty_measurements()
     present = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
                                          "WHERE table_schema = 'observations' AND table_name = 'measurements'").fetchall()}
@@ -321,8 +320,7 @@ def _replace_table(con, name: str, frame: pd.DataFrame) -> None:
 def save_to_warehouse(con, dataset: GoldDataset | None = None, candidates: pd.DataFrame | None = None) -> None:
     """Replace gold.dataset / gold.candidates and record the lineage (gold.lineage, keyed by dataset_hash)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS gold")
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         if candidates is not None:
             _replace_table(con, "candidates", candidates)
         if dataset is not None:
@@ -331,10 +329,6 @@ def save_to_warehouse(con, dataset: GoldDataset | None = None, candidates: pd.Da
                         "feature_order_hash VARCHAR, lineage JSON)")
             con.execute("INSERT OR REPLACE INTO gold.lineage VALUES (?, ?, ?, ?)",
                         [dataset.dataset_hash, dataset.config_hash, dataset.feature_order_hash, canonical_json(dataset.lineage)])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
 
 
 def export_files(folder: Path, dataset: GoldDataset | None = None, candidates: pd.DataFrame | None = None) -> dict[str, Path]:

@@ -91,7 +91,7 @@ class FeatureContext:
 
 
 def feature_context(tables, contract: FeatureContract | None = None) -> FeatureContext:
-    """Lookup tables for `tables` (a `rexai_assets.raw.RawTables`)."""
+    """Lookup tables for `tables` (a `rexai_assets.raw.tables.RawTables`)."""
     contract = contract or load_contract()
     inventory = tables.inventory.sort_values("waste_id").reset_index(drop=True)
     waste_ids = tuple(inventory["waste_id"].astype(str))

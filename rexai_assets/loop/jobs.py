@@ -26,8 +26,6 @@ retrain_job = dg.define_asset_job(
     RETRAIN_JOB, selection=RETRAIN_SELECTION, tags={RETRAIN_TAG: "true"},
     description="Gold dataset, training, evaluation, promotion proposal (applied per policy) and sealed bundle.")
 
-LOOP_JOBS = [experiments_job, feedback_job, retrain_job]
-
 
 def launched_run_config() -> dict:
     """Run config of the runs the loop launches. On one machine they execute in one process: a retrain has

@@ -12,9 +12,11 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from rexai_assets.hashing import sha256_json
+from rexai_assets.partitions import unknown_partition_keys
 from rexai_assets.loop.jobs import (EXPERIMENTS_JOB, FEEDBACK_JOB, RETRAIN_JOB, RETRAIN_TAG, experiments_job,
                                     feedback_job, launched_run_config, retrain_job)
 from rexai_assets.resources import MlflowTracking, RexaiStorage, Warehouse
+from rexai_assets.warehouse import table_exists
 
 # The sensor daemon evaluates sensors in a loop that starts at most every 5 s; a sensor whose last tick
 # began a moment less than its minimum interval ago is skipped. With 5 s here every other loop was
@@ -48,7 +50,8 @@ def inbox_run_requests(scan, known: dict[str, str]) -> list[dg.RunRequest]:
 @dg.sensor(jobs=[experiments_job, feedback_job], minimum_interval_seconds=INBOX_INTERVAL_S, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Registers new experiment and feedback files and requests their ingestion runs.")
 def inbox_sensor(context: dg.SensorEvaluationContext, storage: RexaiStorage):
-    from rexai_assets.observations import feedback_partitions, scan_inbox
+    from rexai_assets.observations.assets import feedback_partitions
+    from rexai_assets.observations.inbox import scan_inbox
 
     scan = scan_inbox(storage.layout)  # quarantines unreadable files; never raises for one
     known = json.loads(context.cursor) if context.cursor else {}
@@ -56,8 +59,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, storage: RexaiStorage):
     quarantined = f"; quarantined {len(scan.quarantined)} unreadable file(s)" if scan.quarantined else ""
     if not requests:
         return dg.SkipReason(f"no new inbox files{quarantined}")
-    existing = set(context.instance.get_dynamic_partitions(feedback_partitions.name))
-    new_keys = [k for k in scan.feedback_keys if k not in existing]
+    new_keys = unknown_partition_keys(context.instance, feedback_partitions, scan.feedback_keys)
     context.log.info(f"{len(requests)} ingestion run(s){quarantined}")
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(scan.cursor(), sort_keys=True),
                            dynamic_partitions_requests=[feedback_partitions.build_add_request(new_keys)] if new_keys else [])
@@ -66,9 +68,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, storage: RexaiStorage):
 def new_labelled_rows(warehouse: Warehouse, since: datetime | None) -> int:
     """Labelled observation rows ingested after `since` (all of them when there was no training yet)."""
     with warehouse.connect() as con:
-        exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'observations' "
-                             "AND table_name = 'measurements'").fetchone()[0]
-        if not exists:
+        if not table_exists(con, "observations", "measurements"):
             return 0
         if since is None:
             return int(con.execute("SELECT count(*) FROM observations.measurements").fetchone()[0])
@@ -148,6 +148,3 @@ def retrain_failure_sensor(context: dg.RunFailureSensorContext, storage: RexaiSt
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "rexai_automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING,
     description="Evaluates the assets' automation conditions (e.g. recommendations after a new bundle).")
-
-LOOP_SENSORS = [inbox_sensor, retrain_trigger_sensor, retrain_failure_sensor, automation_sensor]
-LOOP_SCHEDULES = [champion_age_schedule]

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from rexai_assets.gold.contract import TARGETS
+from rexai_assets.contract import TARGETS
 
 LabelModel = Callable[[pd.DataFrame], pd.DataFrame]  # features -> DataFrame[TARGETS]
 

@@ -107,7 +107,3 @@ def rexai_regressor_beats_heuristic(rexai_regressor) -> dg.AssetCheckResult:
     problems, versus = heuristic_problems(rexai_regressor.metadata, rexai_regressor.target_names)
     return dg.AssetCheckResult(passed=not problems, metadata={
         "problems": dg.MetadataValue.json(problems), "golden_vs_heuristic": dg.MetadataValue.json(versus)})
-
-
-MODEL_ASSETS = [gradient_boosting_models, tab_transformer, recipe_autoencoder, rexai_regressor]
-MODEL_CHECKS = [rexai_regressor_interval_coverage, rexai_regressor_beats_heuristic]

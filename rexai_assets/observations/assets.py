@@ -17,6 +17,8 @@ import dagster as dg
 import pandas as pd
 
 from rexai_assets.observations.records import EXPERIMENTS_START_DATE
+from rexai_assets.check_results import problems_result
+from rexai_assets.partitions import unknown_partition_keys
 from rexai_assets.resources import WAREHOUSE_READ, WAREHOUSE_WRITE, RexaiStorage, Warehouse
 
 GROUP = "observations"
@@ -94,7 +96,7 @@ def _contract_check_result(warehouse: Warehouse, kind: str) -> dg.AssetCheckResu
 
     with warehouse.connect() as con:
         problems = contract_violations(con, kind)
-    return dg.AssetCheckResult(passed=not problems, metadata={"problems": dg.MetadataValue.json(problems)})
+    return problems_result(problems, "contract violation(s)")
 
 
 @dg.asset_check(asset=experiment_runs, blocking=True, op_tags=WAREHOUSE_READ)
@@ -123,13 +125,7 @@ def feedback_measurements_contract(warehouse: Warehouse) -> dg.AssetCheckResult:
 
 def register_feedback_partitions(instance: dg.DagsterInstance, keys: list[str]) -> list[str]:
     """Add the feedback partition keys the instance does not know yet; returns the added ones."""
-    known = set(instance.get_dynamic_partitions(feedback_partitions.name))
-    new = [k for k in keys if k not in known]
+    new = unknown_partition_keys(instance, feedback_partitions, keys)
     if new:
         instance.add_dynamic_partitions(feedback_partitions.name, new)
     return new
-
-
-OBSERVATION_ASSETS = [experiment_runs, crew_feedback]
-OBSERVATION_CHECKS = [experiment_runs_pii_free, crew_feedback_pii_free, experiment_measurements_contract,
-                      feedback_measurements_contract]

@@ -5,7 +5,8 @@
   created once (0600, race-safe: written to a private temp file, then hard-linked into place).
 - `PiiScrubber` finds / replaces e-mail addresses, phone numbers and the personal names of
   `config/pii_blocklist.yaml` (accent- and case-insensitive), plus whatever Presidio's analyzer
-  finds when it is importable and its model loads (it is optional; the regex path stands alone).
+  finds when it is importable and its model loads (it is optional; the regex path stands alone, and
+  `pii_path()` says which path is active and why: `rexai status` prints it).
 - `find_pii(texts)` is the detector the observation and gold asset checks share.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
@@ -24,6 +26,8 @@ from pathlib import Path
 from typing import Any, Iterable, Literal
 
 from rexai_assets import settings
+
+logger = logging.getLogger(__name__)
 
 PII_KEY_ENV = "REXAI_PII_KEY"
 KEY_FILE_NAME = "pii_hmac.key"
@@ -223,20 +227,26 @@ class PiiScrubber:
 
 
 @lru_cache(maxsize=1)
-def _presidio_analyzer() -> Any:
+def _presidio_analyzer() -> tuple[Any, str]:
+    """(Presidio's analyzer, "") or (None, why not); tried once per process, a failure logged once."""
     try:
         from presidio_analyzer import AnalyzerEngine  # optional, not a dependency
-
-        return AnalyzerEngine()
-    except Exception:  # not installed, or its spaCy model is missing: the regex path stands alone
-        return None
+    except ImportError:
+        logger.info("PII detection without Presidio: presidio not installed")
+        return None, "presidio not installed"
+    try:
+        return AnalyzerEngine(), ""
+    except Exception as exc:  # e.g. its spaCy model is missing: the regex path stands alone, and says so
+        reason = f"presidio failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else '-'}"
+        logger.warning("PII detection falls back to regex + blocklist (%s)", reason)
+        return None, reason
 
 
 _PRESIDIO_KINDS = {"PERSON": "name", "EMAIL_ADDRESS": "email", "PHONE_NUMBER": "phone"}
 
 
 def _presidio_matches(text: str) -> list[PiiMatch]:
-    analyzer = _presidio_analyzer()
+    analyzer, _ = _presidio_analyzer()
     if analyzer is None:
         return []
     results = analyzer.analyze(text=text, entities=list(_PRESIDIO_KINDS), language="en")
@@ -245,7 +255,15 @@ def _presidio_matches(text: str) -> list[PiiMatch]:
 
 
 def presidio_available() -> bool:
-    return _presidio_analyzer() is not None
+    return _presidio_analyzer()[0] is not None
+
+
+def pii_path() -> str:
+    """The PII detection in use: "presidio+regex+blocklist", or "regex+blocklist (<why not Presidio>)"."""
+    if observations_settings().presidio == "off":
+        return "regex+blocklist (presidio off in config/observations.yaml)"
+    analyzer, reason = _presidio_analyzer()
+    return "presidio+regex+blocklist" if analyzer is not None else f"regex+blocklist ({reason})"
 
 
 @lru_cache(maxsize=8)

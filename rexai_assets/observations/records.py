@@ -31,17 +31,15 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from rexai_assets.contract import BOUNDED_TARGETS, TARGETS
 from rexai_assets.hashing import canonical_json, sha256_json
 from rexai_assets.ingestion_log import RejectedRow
 from rexai_assets.observations.pii import PiiScrubber, default_scrubber, observations_settings
 from rexai_assets.recipes import RecipeCatalog, RecipeError, parse_recipe
 
-from rexai_assets.gold.contract import TARGETS
-
 LAYER = "observations"
 EXPERIMENTS_START_DATE = "2020-01-01"  # first daily partition; archived lab results go back to 2020
 VERDICTS = ("pass", "fail", "inconclusive")
-UNIT_INTERVAL_TARGETS = ("rigidity", "tightness")
 FEEDBACK_LABEL_SOURCE = "crew_feedback"
 ENVIRONMENT_PATTERN = r"^[a-z][a-z0-9_\-]{0,63}$"
 MAX_ID_LENGTH = 200
@@ -172,7 +170,7 @@ def parse_number(value: Any) -> float | None:
 
 
 def target_range_error(target: str, value: float) -> str | None:
-    if target in UNIT_INTERVAL_TARGETS:
+    if target in BOUNDED_TARGETS:
         return None if 0.0 <= value <= 1.0 else f"{target} must be in [0, 1], got {value}"
     return None if value >= 0.0 else f"{target} must be >= 0, got {value}"
 
@@ -227,7 +225,7 @@ def _schema(kind: RecordKind) -> Any:
         })
     else:
         for target in TARGETS:
-            bounds = (0.0, 1.0) if target in UNIT_INTERVAL_TARGETS else (0.0, None)
+            bounds = (0.0, 1.0) if target in BOUNDED_TARGETS else (0.0, None)
             check = pa.Check.in_range(*bounds) if bounds[1] is not None else pa.Check.ge(0.0)
             columns[target] = pa.Column(float, nullable=True, required=False, checks=[check])
         columns.update({

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from rexai_assets.observations.records import TARGETS, RecordKind, measurement_rows
+from rexai_assets.warehouse import transaction
 
 SCHEMA = "observations"
 TARGET_DDL = ",\n  ".join(f"{t} DOUBLE" for t in TARGETS)
@@ -135,8 +136,7 @@ def replace_partition(con: Any, kind: RecordKind, partition_key: str, files: dic
     table, id_column = TABLES[kind.name], kind.id_column
     names = sorted(files)
     outcome = ReplaceOutcome()
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         scope = "partition_key = ? AND list_contains(?, source_file)"
         before = con.execute(f"SELECT {id_column}, content_sha256, ingested_at FROM {table} WHERE {scope}",
                              [partition_key, names]).df()
@@ -182,10 +182,6 @@ def replace_partition(con: Any, kind: RecordKind, partition_key: str, files: dic
         for column in ("partition_key", "source_file", "source_sha256", "ingested_at"):
             measured[column] = rows.loc[rows[list(TARGETS)].notna().any(axis=1), column].to_numpy() if len(rows) else []
         outcome.measurements = _insert(con, f"{SCHEMA}.measurements", _table_frame(measured, MEASUREMENT_COLUMNS))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     outcome.rows = rows
     return outcome
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from rexai_assets.gold.contract import TARGETS  # noqa: F401 - re-exported for callers checking records
+from rexai_assets.contract import TARGETS  # noqa: F401 - re-exported for callers checking records
 from rexai_assets.paths import DataLayout
 
 ENVIRONMENTS = ("lab", "iss_sim", "analog_field")

@@ -1,57 +1,26 @@
-"""Asset checks of the `raw` group: row count, schema, uniqueness and referential integrity.
+"""Asset checks of the `raw` group: row count, schema and unique keys of every table of
+`specs.TABLE_SPECS`, plus vocabulary and referential integrity.
 
 All are blocking: every downstream layer (features, recipe validation, recommendations) trusts
 these tables, so a table that fails one must not feed them.
 """
-
-
 
 from typing import Callable
 
 import dagster as dg
 import pandas as pd
 
-# asset -> (key columns that must be unique, or () for none; minimum rows)
-TABLE_KEYS: dict[str, tuple[tuple[str, ...], int]] = {
-    "waste_inventory": (("waste_id",), 1),
-    "waste_materials": (("waste_id", "family"), 1),
-    "process_catalog": (("process_id",), 1),
-    "mgs1_composition": (("mineral",), 1),
-    "mgs1_oxides": (("oxide",), 1),
-    "mgs1_properties": (("property",), 1),
-    "trash_to_gas": (("mission", "category"), 1),
-    "logistics_to_living": (("scenario",), 1),
-    "target_presets": (("name",), 1),
-    "material_datasheets": ((), 1),
-}
+from rexai_assets.check_results import problems_result
+from rexai_assets.raw.specs import TABLE_SPECS, TableSpec
 
 
-def _schema_for(name: str):
-    from rexai_assets.raw import tables
-
-    if name == "waste_inventory":
-        schema = tables.inventory_schema(tables.ingestion_settings().known_flags)
-        return schema.rename_columns({"id": "waste_id"})
-    if name == "waste_materials":
-        import pandera.pandas as pa
-
-        return pa.DataFrameSchema({
-            "waste_id": pa.Column(str),
-            "family": pa.Column(str, checks=pa.Check.isin(list(tables.ingestion_settings().family_names))),
-            "share": pa.Column(float, checks=[pa.Check.gt(0), pa.Check.le(1)]),
-        })
-    if name == "target_presets":
-        return tables.PRESET_SCHEMA
-    if name == "material_datasheets":
-        return tables.DATASHEET_SCHEMA
-    return tables.CSV_TABLES[name][0]
-
-
-def schema_violations(name: str, frame: pd.DataFrame) -> list[str]:
+def schema_violations(spec: TableSpec, frame: pd.DataFrame) -> list[str]:
     import pandera.pandas as pa
 
+    from rexai_assets.raw import tables
+
     try:
-        _schema_for(name).validate(frame, lazy=True)
+        tables.table_schema(spec).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases
         return [f"{c.column}: {c.check} ({c.failure_case!r})" for c in cases.head(10).itertuples()]
@@ -83,13 +52,8 @@ def material_problems(materials: pd.DataFrame, inventory_ids: set[str] | None = 
     return problems
 
 
-def _result(passed_items: list[str], what: str, **metadata) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=not passed_items, description=f"{len(passed_items)} {what}",
-                               metadata={"problems": dg.MetadataValue.json(passed_items[:50]), **metadata})
-
-
-def _generic_checks(name: str) -> list[dg.AssetChecksDefinition]:
-    keys, min_rows = TABLE_KEYS[name]
+def _generic_checks(spec: TableSpec) -> list[dg.AssetChecksDefinition]:
+    name, keys, min_rows = spec.name, spec.keys, spec.min_rows
 
     @dg.asset_check(asset=name, name="row_count", blocking=True, description=f"{name} has at least {min_rows} row(s).")
     def row_count(frame: pd.DataFrame) -> dg.AssetCheckResult:
@@ -97,14 +61,14 @@ def _generic_checks(name: str) -> list[dg.AssetChecksDefinition]:
 
     @dg.asset_check(asset=name, name="schema", blocking=True, description=f"{name} matches its pandera schema.")
     def schema(frame: pd.DataFrame) -> dg.AssetCheckResult:
-        return _result(schema_violations(name, frame), "schema violations")
+        return problems_result(schema_violations(spec, frame), "schema violations")
 
     checks = [row_count, schema]
     if keys:
         @dg.asset_check(asset=name, name="unique_keys", blocking=True,
                         description=f"{name}: ({', '.join(keys)}) is unique.")
         def unique_keys(frame: pd.DataFrame) -> dg.AssetCheckResult:
-            return _result(duplicate_keys(frame, keys), "duplicated keys")
+            return problems_result(duplicate_keys(frame, keys), "duplicated keys")
 
         checks.append(unique_keys)
     return checks
@@ -115,14 +79,14 @@ def _generic_checks(name: str) -> list[dg.AssetChecksDefinition]:
 def flags_in_vocabulary(waste_inventory: pd.DataFrame) -> dg.AssetCheckResult:
     from rexai_assets.raw import tables
 
-    return _result(unknown_flags(waste_inventory, tables.ingestion_settings().known_flags), "unknown flags")
+    return problems_result(unknown_flags(waste_inventory, tables.ingestion_settings().known_flags), "unknown flags")
 
 
 @dg.asset_check(asset="waste_materials", name="families_consistent", blocking=True,
                 additional_ins={"waste_inventory": dg.AssetIn("waste_inventory")},
                 description="Families in vocabulary, shares sum to 1 per item, every inventory item has materials.")
 def families_consistent(waste_materials: pd.DataFrame, waste_inventory: pd.DataFrame) -> dg.AssetCheckResult:
-    return _result(material_problems(waste_materials, set(waste_inventory["waste_id"])), "material problems")
+    return problems_result(material_problems(waste_materials, set(waste_inventory["waste_id"])), "material problems")
 
 
 @dg.asset_check(asset="material_datasheets", name="families_in_vocabulary", blocking=True,
@@ -133,9 +97,9 @@ def datasheet_families_known(material_datasheets: pd.DataFrame) -> dg.AssetCheck
     allowed = set(tables.ingestion_settings().material_families) | {"unmapped"}
     unknown = sorted(set(material_datasheets["family"]) - allowed)
     covered = sorted(set(material_datasheets["family"]) - {"unmapped"})
-    return _result([f"unknown family {f!r}" for f in unknown], "unknown families",
+    return problems_result([f"unknown family {f!r}" for f in unknown], "unknown families",
                    families_covered=dg.MetadataValue.json(covered))
 
 
 SPECIFIC_CHECKS: list[Callable] = [flags_in_vocabulary, families_consistent, datasheet_families_known]
-RAW_CHECKS = [check for name in TABLE_KEYS for check in _generic_checks(name)] + SPECIFIC_CHECKS
+RAW_CHECKS = [check for spec in TABLE_SPECS for check in _generic_checks(spec)] + SPECIFIC_CHECKS

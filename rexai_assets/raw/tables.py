@@ -1,6 +1,8 @@
 """Reading and validating the shipped reference tables, without Dagster.
 
-Every table goes through the same path: read the file defensively (empty, binary, non-UTF-8,
+Which tables exist, their files, keys and schemas are declared once in `raw.specs.TABLE_SPECS`;
+`load_table` reads any of them and `load_raw_tables` reads the ones the models need, through the same
+loaders the raw assets use. Every table goes through the same path: read the file defensively (empty, binary, non-UTF-8,
 not CSV and missing columns are whole-file errors naming the file), validate each row with a
 pandera schema, and split the rows into accepted ones and `RejectedRow` records that name the
 file, line, column, value and reason. Bad rows never stop good rows.
@@ -22,6 +24,7 @@ import pandera.pandas as pa
 
 from rexai_assets import settings
 from rexai_assets.ingestion_log import RejectedRow
+from rexai_assets.raw.specs import DATASHEET_FILES, DATASHEET_FOLDER, SPECS_BY_NAME, TABLE_SPECS, TableSpec
 
 HEADER_LINES = 1  # data row i (0-based) sits on line i + 2 of a CSV with one header line
 
@@ -220,6 +223,9 @@ def _wt_schema(key: str) -> pa.DataFrameSchema:
     }, coerce=True)
 
 
+MGS1_COMPOSITION_SCHEMA = _wt_schema("mineral")
+MGS1_OXIDES_SCHEMA = _wt_schema("oxide")
+
 MGS1_PROPERTIES_SCHEMA = pa.DataFrameSchema({
     "simulant": _text(),
     "property": _text(),
@@ -262,6 +268,19 @@ PRESET_SCHEMA = pa.DataFrameSchema({
     "max_energy_kwh": pa.Column(float, checks=pa.Check.gt(0)),
     "max_crew_min": pa.Column(float, checks=pa.Check.gt(0)),
 }, coerce=True)
+
+def published_inventory_schema() -> pa.DataFrameSchema:
+    """The inventory as published: the file's `id` column is renamed `waste_id`."""
+    return inventory_schema(ingestion_settings().known_flags).rename_columns({"id": "waste_id"})
+
+
+def materials_schema() -> pa.DataFrameSchema:
+    return pa.DataFrameSchema({
+        "waste_id": pa.Column(str),
+        "family": pa.Column(str, checks=pa.Check.isin(list(ingestion_settings().family_names))),
+        "share": pa.Column(float, checks=[pa.Check.gt(0), pa.Check.le(1)]),
+    })
+
 
 DATASHEET_COLUMNS = ["material", "family", "source_file", "density_g_cm3", "tensile_modulus_gpa",
                      "tensile_strength_mpa", "elongation_pct"]
@@ -439,7 +458,7 @@ def _long_property(prop: str, scale: float = 1.0) -> Callable[[pd.DataFrame], pd
     return pick
 
 
-# file -> (material column, density, modulus GPa, strength MPa, elongation %)
+# file of `specs.DATASHEET_FILES` -> (material column, density, modulus GPa, strength MPa, elongation %)
 DATASHEET_LAYOUTS: dict[str, tuple[str, Callable, Callable, Callable, Callable]] = {
     "ertalyte_petp_properties.csv": ("material", _long_property("density"), _long_property("tensile_modulus", 1e-3),
                                      _long_property("tensile_strength"), _long_property("elongation_at_break")),
@@ -476,7 +495,8 @@ def load_datasheets(folder: Path, cfg: IngestionSettings, run_id: str | None = N
     so one broken sheet never hides the others.
     """
     parts, rejected, broken = [], [], {}
-    for file_name, (material_col, *props) in DATASHEET_LAYOUTS.items():
+    for file_name in DATASHEET_FILES:
+        material_col, *props = DATASHEET_LAYOUTS[file_name]
         path = folder / file_name
         try:
             raw = read_csv_strings(path, [material_col])
@@ -535,46 +555,68 @@ class RawTables:
     def family_properties(self) -> pd.DataFrame:
         return family_properties(self.datasheets)
 
+    @classmethod
+    def from_assets(cls, waste_inventory: pd.DataFrame, waste_materials: pd.DataFrame, process_catalog: pd.DataFrame,
+                    mgs1_oxides: pd.DataFrame, mgs1_properties: pd.DataFrame, material_datasheets: pd.DataFrame,
+                    target_presets: pd.DataFrame | None = None) -> "RawTables":
+        """From the raw assets' values, named as the assets are (features and labels need no presets)."""
+        return cls(inventory=waste_inventory, materials=waste_materials, processes=process_catalog,
+                   oxides=mgs1_oxides, mgs1_properties=mgs1_properties, datasheets=material_datasheets,
+                   presets=pd.DataFrame() if target_presets is None else target_presets)
 
-RAW_FILES = {
-    "waste_inventory": "nasa_waste_inventory.csv",
-    "process_catalog": "process_catalog.csv",
-    "mgs1_composition": "mgs1_composition.csv",
-    "mgs1_oxides": "mgs1_oxides.csv",
-    "mgs1_properties": "mgs1_properties.csv",
-    "trash_to_gas": "nasa_trash_to_gas.csv",
-    "logistics_to_living": "logistics_to_living.csv",
-    "target_presets": "targets_presets.json",
-}
-DATASHEET_FOLDER = "materials"
 
-CSV_TABLES: dict[str, tuple[pa.DataFrameSchema, str | None]] = {
-    "process_catalog": (PROCESS_SCHEMA, "process_id"),
-    "mgs1_composition": (_wt_schema("mineral"), "mineral"),
-    "mgs1_oxides": (_wt_schema("oxide"), "oxide"),
-    "mgs1_properties": (MGS1_PROPERTIES_SCHEMA, "property"),
-    "trash_to_gas": (TRASH_TO_GAS_SCHEMA, None),
-    "logistics_to_living": (LOGISTICS_SCHEMA, "scenario"),
-}
+# File of each one-file table by name (`serving.recommend` reads the presets through it).
+RAW_FILES: dict[str, str] = {spec.name: spec.files[0] for spec in TABLE_SPECS if len(spec.files) == 1}
+
+
+def table_schema(spec: TableSpec) -> pa.DataFrameSchema:
+    """The pandera schema the published table `spec` satisfies."""
+    schema = globals()[spec.schema]
+    return schema if isinstance(schema, pa.DataFrameSchema) else schema()
 
 
 def load_table(name: str, raw_dir: Path, run_id: str | None = None) -> TableResult:
-    """One CSV table of `CSV_TABLES` by asset name."""
-    schema, id_column = CSV_TABLES[name]
-    return load_csv_table(raw_dir / RAW_FILES[name], schema, id_column, run_id)
+    """Accepted and rejected rows of the file-backed table `name` of `TABLE_SPECS`."""
+    spec = SPECS_BY_NAME[name]
+    if spec.loader == "inventory":
+        return load_inventory(raw_dir / spec.files[0], ingestion_settings(), run_id)[0]
+    if spec.loader == "presets":
+        return load_presets(raw_dir / spec.files[0], run_id)
+    if spec.loader == "datasheets":
+        return load_datasheet_table(raw_dir / DATASHEET_FOLDER, run_id)
+    if spec.loader == "csv":
+        return load_csv_table(raw_dir / spec.files[0], table_schema(spec), spec.id_column, run_id)
+    raise ValueError(f"{name}: derived from another table, not read from a file")
+
+
+def load_datasheet_table(folder: Path, run_id: str | None = None) -> TableResult:
+    """Every data sheet as one table; the first sheet that cannot be read at all fails the whole table."""
+    frame, rejected, broken = load_datasheets(folder, ingestion_settings(), run_id)
+    if broken:
+        raise RawFileError(next(iter(broken.values())))
+    return TableResult(f"{DATASHEET_FOLDER}/*.csv", frame, rejected, total_rows=len(frame) + len(rejected))
+
+
+def materials_table(inventory: pd.DataFrame) -> pd.DataFrame:
+    """`waste_materials` from the published inventory (whose key_materials all parse)."""
+    cfg = ingestion_settings()
+    materials, rejected, _ = explode_materials(inventory, cfg.material_families, RAW_FILES["waste_inventory"])
+    if rejected:  # the inventory loader already rejected these rows; reaching here means the two disagree
+        raise RawFileError(rejected[0].one_line())
+    return materials
+
+
+# The tables the models need (RawTables' fields), read by `load_raw_tables`.
+MODEL_TABLES = ("waste_inventory", "process_catalog", "mgs1_oxides", "mgs1_properties", "material_datasheets",
+                "target_presets")
 
 
 def load_raw_tables(raw_dir: Path) -> RawTables:
-    """All tables the models need, validated; raises on a whole-file error or too many rejections."""
-    cfg = ingestion_settings()
-    inventory, materials = load_inventory(raw_dir / RAW_FILES["waste_inventory"], cfg)
-    results = {name: load_table(name, raw_dir) for name in ("process_catalog", "mgs1_oxides", "mgs1_properties")}
-    presets = load_presets(raw_dir / RAW_FILES["target_presets"])
-    for result in (inventory, presets, *results.values()):
-        enforce_rejected_share(result, cfg.max_rejected_share)
-    datasheets, _, broken = load_datasheets(raw_dir / DATASHEET_FOLDER, cfg)
-    if broken:
-        raise RawFileError(next(iter(broken.values())))
-    return RawTables(inventory=inventory.frame, materials=materials, processes=results["process_catalog"].frame,
-                     oxides=results["mgs1_oxides"].frame, mgs1_properties=results["mgs1_properties"].frame,
-                     datasheets=datasheets, presets=presets.frame)
+    """The tables the models need, read like the raw assets; raises on a whole-file error or too many rejections."""
+    max_share = ingestion_settings().max_rejected_share
+    frames = {}
+    for name in MODEL_TABLES:
+        result = load_table(name, raw_dir)
+        enforce_rejected_share(result, max_share)
+        frames[name] = result.frame
+    return RawTables.from_assets(waste_materials=materials_table(frames["waste_inventory"]), **frames)

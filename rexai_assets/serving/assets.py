@@ -5,10 +5,10 @@ imported inside them.
 
 Partitions of `recipe_recommendations`: a dynamic partition set named `target_presets`, one partition
 per preset name in raw/targets_presets.json. Static partitions would need the file at import time
-(importing definitions does no I/O), so the set follows the file through `sync_preset_partitions`,
-called by the `target_presets` raw asset and by `rexai run`: a preset added to the file becomes a
-partition at the next sync, a preset removed from it stops being one (its past materialisations stay
-in the event log).
+(importing definitions does no I/O), so the set follows the file: `preset_partitions_sensor`
+(serving/sensors.py) requests the changes under the daemon, and `rexai run` calls
+`sync_preset_partitions`. A preset added to the file becomes a partition at the next sync, a preset
+removed from it stops being one (its past materialisations stay in the event log).
 """
 
 from typing import Any, Iterable
@@ -17,7 +17,9 @@ import pandas as pd
 
 import dagster as dg
 
+from rexai_assets.partitions import unknown_partition_keys
 from rexai_assets.resources import WAREHOUSE_READ, MlflowTracking, RexaiStorage, Warehouse
+from rexai_assets.warehouse import table_exists
 
 SERVING, EVALUATION = "serving", "evaluation"
 PRESET_PARTITIONS = "target_presets"
@@ -29,9 +31,9 @@ preset_partitions = dg.DynamicPartitionsDefinition(name=PRESET_PARTITIONS)
 
 def preset_partition_changes(instance: dg.DagsterInstance, preset_names: Iterable[str]) -> tuple[list[str], list[str]]:
     """(to add, to remove) to make the `target_presets` partitions equal to `preset_names`."""
-    wanted = list(dict.fromkeys(str(n) for n in preset_names))
+    wanted = [str(n) for n in preset_names]
     current = set(instance.get_dynamic_partitions(PRESET_PARTITIONS))
-    return [n for n in wanted if n not in current], sorted(current - set(wanted))
+    return unknown_partition_keys(instance, preset_partitions, wanted), sorted(current - set(wanted))
 
 
 def sync_preset_partitions(instance: dg.DagsterInstance, preset_names: Iterable[str]) -> list[str]:
@@ -54,24 +56,12 @@ def preset_names(data: Any) -> list[str]:
     return read_preset_names(Path(getattr(data, "raw", data)))
 
 
-def raw_tables(waste_inventory: pd.DataFrame, waste_materials: pd.DataFrame, process_catalog: pd.DataFrame,
-               mgs1_oxides: pd.DataFrame, mgs1_properties: pd.DataFrame, material_datasheets: pd.DataFrame,
-               target_presets: pd.DataFrame) -> Any:
-    from rexai_assets.raw.tables import RawTables
-
-    return RawTables(inventory=waste_inventory, materials=waste_materials, processes=process_catalog,
-                     oxides=mgs1_oxides, mgs1_properties=mgs1_properties, datasheets=material_datasheets,
-                     presets=target_presets)
-
-
 def _gold_lineage_lookup(warehouse: Warehouse):
     def lookup(dataset_hash: str) -> dict | None:
         import json
 
         with warehouse.connect() as con:
-            exists = con.execute("SELECT count(*) FROM information_schema.tables "
-                                 "WHERE table_schema = 'gold' AND table_name = 'lineage'").fetchone()[0]
-            if not exists:
+            if not table_exists(con, "gold", "lineage"):
                 return None
             row = con.execute("SELECT lineage FROM gold.lineage WHERE dataset_hash = ?", [dataset_hash]).fetchone()
         return json.loads(row[0]) if row else None
@@ -128,11 +118,12 @@ def recipe_recommendations(context: dg.AssetExecutionContext, storage: RexaiStor
                            process_catalog: pd.DataFrame, mgs1_oxides: pd.DataFrame, mgs1_properties: pd.DataFrame,
                            material_datasheets: pd.DataFrame, target_presets: pd.DataFrame) -> dg.Output[dict]:
     """Ranked recipes for one target preset from the champion at run time (heuristic if none): intervals, novelty, drivers, Pareto front."""
+    from rexai_assets.raw.tables import RawTables
     from rexai_assets.serving import recommend as rc
     from rexai_assets.serving.scorer import ServingError, load_scorer
 
-    tables = raw_tables(waste_inventory, waste_materials, process_catalog, mgs1_oxides, mgs1_properties,
-                        material_datasheets, target_presets)
+    tables = RawTables.from_assets(waste_inventory, waste_materials, process_catalog, mgs1_oxides, mgs1_properties,
+                                   material_datasheets, target_presets)
     try:
         scorer = load_scorer(mlflow)
         rec = rc.recommend(tables, context.partition_key, scorer)
@@ -174,10 +165,11 @@ def benchmarks(context: dg.AssetExecutionContext, storage: RexaiStorage, mlflow:
                mgs1_oxides: pd.DataFrame, mgs1_properties: pd.DataFrame, material_datasheets: pd.DataFrame,
                target_presets: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     """Heuristic vs champion vs challenger per scenario, preset and target (MAE, RMSE, interval width, coverage)."""
+    from rexai_assets.raw.tables import RawTables
     from rexai_assets.serving.run_benchmarks import benchmark_outputs
 
-    tables = raw_tables(waste_inventory, waste_materials, process_catalog, mgs1_oxides, mgs1_properties,
-                        material_datasheets, target_presets)
+    tables = RawTables.from_assets(waste_inventory, waste_materials, process_catalog, mgs1_oxides, mgs1_properties,
+                                   material_datasheets, target_presets)
     outcome = benchmark_outputs(gold_dataset, tables, _scorers(mlflow), storage.layout.benchmarks, mlflow)
     return dg.Output(outcome.metrics, metadata=outcome.metadata)
 
@@ -198,7 +190,3 @@ ablation_job = dg.define_asset_job(
 recommendations_job = dg.define_asset_job(
     "recommendations_job", selection=dg.AssetSelection.assets(recipe_recommendations), partitions_def=preset_partitions,
     description="Ranked recipes for one target preset (partition) from the current champion.")
-
-SERVING_ASSETS = [model_bundle, recipe_recommendations, benchmarks, feature_ablations]
-SERVING_CHECKS = [model_bundle_verifies]
-SERVING_JOBS = [ablation_job, recommendations_job]

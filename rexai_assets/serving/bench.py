@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from rexai_assets.gold.features import feature_context
     from rexai_assets.paths import layout
-    from rexai_assets.raw import load_raw_tables
+    from rexai_assets.raw.tables import load_raw_tables
     from rexai_assets.serving import recommend as rc
     from rexai_assets.serving.scorer import ensemble_scorer, load_scorer
 

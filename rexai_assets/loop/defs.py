@@ -1,0 +1,12 @@
+"""The loop's definitions: the ingestion and retrain jobs, the sensors that launch them, the age schedule."""
+
+import dagster as dg
+
+from rexai_assets.loop.jobs import experiments_job, feedback_job, retrain_job
+from rexai_assets.loop.sensors import (automation_sensor, champion_age_schedule, inbox_sensor,
+                                       retrain_failure_sensor, retrain_trigger_sensor)
+
+defs = dg.Definitions(
+    jobs=[experiments_job, feedback_job, retrain_job],
+    sensors=[inbox_sensor, retrain_trigger_sensor, retrain_failure_sensor, automation_sensor],
+    schedules=[champion_age_schedule])
