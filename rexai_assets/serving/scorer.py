@@ -12,7 +12,6 @@ The alias is resolved on every `load_scorer` call, so a promotion takes effect o
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -59,8 +58,7 @@ def tracking_uri(data_root: Path | None = None) -> str:
     """The MLflow URI of the current environment, without importing Dagster (keeps the CLI start-up light)."""
     from rexai_assets.paths import layout
 
-    root = layout(data_root).root
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / 'mlflow' / 'mlflow.db').resolve()}"
+    return layout(data_root).tracking_uri
 
 
 def heuristic_scorer(feature_names: tuple[str, ...] | None = None) -> Scorer:
