@@ -143,9 +143,11 @@ def predicted_vs_measured_png(rows: pd.DataFrame, version: str | None) -> bytes:
         cells = mine[mine["target"] == target]
         if len(cells):
             y = cells["predicted"].astype(float)
-            ax.errorbar(cells["measured"].astype(float), y, yerr=[y - cells["predicted_lo"].astype(float),
-                                                                  cells["predicted_hi"].astype(float) - y],
-                        fmt="o", ms=3, alpha=0.6, elinewidth=0.6)
+            # a value outside its (clipped) interval draws no bar on that side
+            below = np.maximum(y - cells["predicted_lo"].astype(float), 0.0)
+            above = np.maximum(cells["predicted_hi"].astype(float) - y, 0.0)
+            ax.errorbar(cells["measured"].astype(float), y, yerr=[below, above], fmt="o", ms=3, alpha=0.6,
+                        elinewidth=0.6)
             lo = float(min(cells["measured"].min(), y.min()))
             hi = float(max(cells["measured"].max(), y.max()))
             ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
