@@ -148,10 +148,12 @@ def compact(con: Any, folder: Path, quarantine: Path) -> int:
     return con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0] - before
 
 
-def read_log(con: Any) -> Any:
-    """`registry.inference_log` (empty, with its columns, while nothing was compacted)."""
+def read_log(con: Any, recipe_keys: list[str] | None = None) -> Any:
+    """`registry.inference_log`, or its entries for `recipe_keys` (empty, with its columns, while nothing
+    was compacted)."""
     from rexai_assets.warehouse import table_exists
 
-    if not table_exists(con, "registry", "inference_log"):
+    if not table_exists(con, "registry", "inference_log") or recipe_keys == []:
         return frame([])
-    return con.execute(f"SELECT * FROM {TABLE} ORDER BY logged_at, entry_id").df()
+    where, params = ("WHERE list_contains(?, recipe_key) ", [recipe_keys]) if recipe_keys is not None else ("", [])
+    return con.execute(f"SELECT * FROM {TABLE} {where}ORDER BY logged_at, entry_id", params).df()

@@ -146,3 +146,48 @@ def test_history_command_on_an_empty_root(capsys):
     assert json.loads(capsys.readouterr().out) == {"versions": [], "retrains": []}
     assert main(["history"]) == 0
     assert capsys.readouterr().out.strip() == "no champion yet"
+
+
+def test_update_ledger_against_the_warehouse_is_incremental(tmp_path):
+    """Ingested experiments, a compacted log entry and a promotion: one inference_log row, one computed, then nothing new."""
+    import duckdb
+
+    from rexai_assets import inference_log
+    from rexai_assets.evaluation import promotion
+    from rexai_assets.observations import ingest
+    from rexai_assets.paths import layout
+    from rexai_assets.raw.tables import load_raw_tables
+    from rexai_assets.recipes import RecipeCatalog
+    from rexai_assets_tests.test_observations_ingest import NOW as INGESTED, drop_file, experiment
+
+    data = layout().ensure()
+    tables = load_raw_tables(data.raw)
+    other = json.dumps({"items": [{"waste_id": "W001", "mass_frac": 1.0}], "process_id": "P03", "regolith_frac": 0.2})
+    drop_file(data.experiments_inbox, "experiments_20240501_a.parquet", [
+        experiment("E1", finished="2024-05-01T09:00:00Z", rigidity=0.5),
+        experiment("E2", finished="2024-05-01T10:00:00Z", rigidity=0.7, recipe_spec=other)])
+    spec = json.loads(experiment("E1")["recipe_spec"])
+    with duckdb.connect(str(data.warehouse)) as con:
+        promotion.ensure_tables(con)
+        con.execute("INSERT INTO registry.approval_audit_log VALUES ('a1', '2024-04-01', 'auto_promote', '7', 'PR', "
+                    "'policy:auto', NULL, NULL)")
+    served = [inference_log.served_from_spec(dict(spec, regolith_frac=0.0), {"rigidity": {"value": 0.45, "lo": 0.4,
+                                                                                          "hi": 0.6}})]
+    identity = {"model_source": "model", "model_version": "7"}
+    for when, command in ((datetime(2024, 4, 30), "recommend"), (datetime(2024, 5, 2), "predict")):   # before, after
+        inference_log.write_entries(data.inference_log, inference_log.entries(command, identity, served, None, 1.0, when))
+    ingest.ingest_experiment_day(data, "2024-05-01", ingest.duckdb_connect(data.warehouse),
+                                 RecipeCatalog.from_frames(tables.inventory, tables.processes), now=INGESTED)
+    predict = FakePredictor()
+    with duckdb.connect(str(data.warehouse)) as con:
+        first = lg.update_ledger(con, predict, NOW)
+        ledger = lg.read_ledger(con).set_index("observation_id")
+        matched = con.execute("SELECT command FROM registry.inference_log WHERE entry_id = ?",
+                              [ledger.at["E1", "inference_entry_id"]]).fetchone()
+        again = lg.update_ledger(con, predict, NOW)
+    assert (first.added, first.from_inference_log, first.computed, first.total) == (2, 1, 1, 2)
+    assert (ledger.at["E1", "prediction_source"], ledger.at["E1", "predicted"]) == ("inference_log", 0.45)
+    assert matched == ("recommend",) and ledger.at["E1", "inside_interval"]   # the entry logged before, not after
+    assert (ledger.at["E2", "prediction_source"], ledger.at["E2", "model_version"]) == ("computed_at_ingestion", "7")
+    assert ledger.at["E1", "environment"] == "lab" and ledger.at["E1", "verdict"] == "pass"
+    assert (again.added, again.total) == (0, 2) and predict.calls == [("7", 1)]

@@ -101,3 +101,14 @@ def test_a_log_that_cannot_be_written_does_not_fail_the_answer(tmp_path, capsys,
     captured = capsys.readouterr()
     assert json.loads(captured.out)[0]["recipe_id"] == "foam"
     assert captured.err.strip() == "rexai predict: warning: inference log not written (Permission denied)"
+
+
+def test_reading_the_log_for_some_recipes(tmp_path):
+    folder = tmp_path / "inference"
+    items = served(3)
+    inference_log.log_inference(folder, "predict", IDENTITY, items)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    assert inference_log.read_log(con).empty                       # nothing compacted yet
+    inference_log.compact(con, folder, tmp_path / "quarantine")
+    assert inference_log.read_log(con, [items[1].recipe_key])["recipe_key"].tolist() == [items[1].recipe_key]
+    assert inference_log.read_log(con, []).empty and len(inference_log.read_log(con)) == 3

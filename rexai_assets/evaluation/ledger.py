@@ -209,7 +209,8 @@ def update_ledger(con: Any, predict: Predictor, now: datetime) -> LedgerUpdate:
 
     con.execute(DDL)
     todo = pending(long_measurements(read_observations(con)), read_ledger(con))
-    rows = ledger_rows(todo, read_log(con), champion_periods(audit_log(con)), predict, now)
+    log = read_log(con, sorted(set(todo["recipe_key"])))
+    rows = ledger_rows(todo, log, champion_periods(audit_log(con)), predict, now)
     with transaction(con):
         if len(rows):
             con.register("_ledger", rows)
