@@ -160,6 +160,12 @@ def apply_verdict_weights(meas: pd.DataFrame, labels: gc.LabelSettings) -> tuple
     return kept, {str(k): int(v) for k, v in sorted(excluded.items())}
 
 
+def row_weights(rows: pd.DataFrame, labels: gc.LabelSettings) -> pd.Series:
+    """Label-source weight times the verdict's (1 for rows without a verdict: simulated, replay, crew feedback)."""
+    factor = rows["verdict_weight"].astype(float).fillna(1.0) if "verdict_weight" in rows else 1.0
+    return rows["label_source"].map(labels.weight).astype(float) * factor
+
+
 # ---------------------------------------------------------------------------------------------
 # Simulated rows
 
@@ -212,6 +218,21 @@ def _finish(frame: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
     return frame[META_COLUMNS + list(names) + list(TARGETS)]
 
 
+def with_replay(rows: pd.DataFrame, ctx: FeatureContext, cfg: GoldSettings) -> tuple[pd.DataFrame, int]:
+    """`rows` plus the simulated train rows replay needs (`replay_min_share`); (rows, replay rows added)."""
+    measured_train = int(((rows["split"] == "train") & (rows["label_source"] != SIMULATED)).sum())
+    sim_train = int(((rows["split"] == "train") & (rows["label_source"] == SIMULATED)).sum())
+    if not measured_train:
+        return rows, 0
+    share = cfg.splits.replay_min_share
+    needed = int(math.ceil(share * measured_train / (1.0 - share))) - sim_train if share > 0 else 0
+    if needed <= 0:
+        return rows, 0
+    golden_ids = set(rows.loc[rows["split"] == "golden", "recipe_id"])
+    extra = replay_rows(needed, ctx, cfg, rows, golden_ids)
+    return pd.concat([rows, extra], ignore_index=True), len(extra)
+
+
 def build_gold_dataset(tables, candidates: pd.DataFrame, measurements: pd.DataFrame | None = None,
                        raw_hashes: dict[str, str] | None = None, cfg: GoldSettings | None = None,
                        ranges: DateRanges | None = None, ctx: FeatureContext | None = None) -> GoldDataset:
@@ -229,19 +250,8 @@ def build_gold_dataset(tables, candidates: pd.DataFrame, measurements: pd.DataFr
     dropped = pd.Series(reason[split == DROPPED]).value_counts().to_dict()
     rows = rows[split != DROPPED].reset_index(drop=True)
 
-    measured_train = int(((rows["split"] == "train") & (rows["label_source"] != SIMULATED)).sum())
-    sim_train = int(((rows["split"] == "train") & (rows["label_source"] == SIMULATED)).sum())
-    added = 0
-    if measured_train:
-        share = cfg.splits.replay_min_share
-        needed = int(math.ceil(share * measured_train / (1.0 - share))) - sim_train if share > 0 else 0
-        if needed > 0:
-            golden_ids = set(rows.loc[rows["split"] == "golden", "recipe_id"])
-            extra = replay_rows(needed, ctx, cfg, rows, golden_ids)
-            rows = pd.concat([rows, extra], ignore_index=True)
-            added = len(extra)
-    verdict_factor = rows["verdict_weight"].astype(float).fillna(1.0) if "verdict_weight" in rows else 1.0
-    rows["weight"] = rows["label_source"].map(cfg.labels.weight).astype(float) * verdict_factor
+    rows, added = with_replay(rows, ctx, cfg)
+    rows["weight"] = row_weights(rows, cfg.labels)
     frame = _finish(rows, names)
 
     train = frame[frame["split"] == "train"]

@@ -74,14 +74,11 @@ def _scrubbed(row: RejectedRow, scrubber: pii.PiiScrubber) -> RejectedRow:
                        row.layer, row.logged_at)
 
 
-def ingest_partition(kind: RecordKind, partition_key: str, paths: list[Path], layout: DataLayout, connect: Connect,
-                     catalog: RecipeCatalog | None, run_id: str | None = None,
-                     now: datetime | None = None) -> IngestReport:
-    """Ingest `paths` (the partition's files) into the warehouse; see the module doc."""
-    now = now or datetime.now(timezone.utc)
-    scrubber = pii.default_scrubber()
+def _read_partition_files(kind: RecordKind, partition_key: str, paths: list[Path], layout: DataLayout,
+                          catalog: RecipeCatalog | None, run_id: str | None, now: datetime, scrubber: pii.PiiScrubber,
+                          report: IngestReport) -> list[pd.DataFrame]:
+    """Read, validate and prepare each file (unreadable ones go to quarantine); counts go into `report`."""
     key = pii.pii_key(layout.secrets)
-    report = IngestReport(kind.name, partition_key)
     prepared_frames = []
     for path in sorted(paths):
         source = inbox.relative_name(path, layout)
@@ -105,6 +102,17 @@ def ingest_partition(kind: RecordKind, partition_key: str, paths: list[Path], la
         if kind is EXPERIMENT and len(prepared):
             day = pd.Timestamp(partition_key).strftime("%Y-%m-%d")
             report.off_day_rows += int((prepared["finished_at"].dt.strftime("%Y-%m-%d") != day).sum())
+    return prepared_frames
+
+
+def ingest_partition(kind: RecordKind, partition_key: str, paths: list[Path], layout: DataLayout, connect: Connect,
+                     catalog: RecipeCatalog | None, run_id: str | None = None,
+                     now: datetime | None = None) -> IngestReport:
+    """Ingest `paths` (the partition's files) into the warehouse; see the module doc."""
+    now = now or datetime.now(timezone.utc)
+    scrubber = pii.default_scrubber()
+    report = IngestReport(kind.name, partition_key)
+    prepared_frames = _read_partition_files(kind, partition_key, paths, layout, catalog, run_id, now, scrubber, report)
 
     if not report.files:
         report.rejections = [_scrubbed(r, scrubber) for r in report.rejections]

@@ -430,9 +430,7 @@ def top_positions(ctx: Any, cands: Candidates, ranked: np.ndarray, n_top: int, m
 
 def rank_candidates(ctx: Any, cands: Candidates, scorer: Any, preset: Preset, cfg: RecommendationSettings,
                     top_n: int | None = None, measured: dict | None = None) -> Recommendation:
-    """Score every candidate in one batch, drop cap-infeasible ones, build the Pareto front and the top list.
-    `measured` ({recipe_key: {target: {"value", "n"}}}, serving.measured) is shown beside the predictions,
-    and a recipe it shows to miss the preset drops behind all others."""
+    """Score every candidate in one batch, drop cap-infeasible ones, build the Pareto front and the top list."""
     started = time.perf_counter()
     pred = scorer.predict(cands.X)
     scored = time.perf_counter()
@@ -450,9 +448,9 @@ def rank_candidates(ctx: Any, cands: Candidates, scorer: Any, preset: Preset, cf
     on_front[feasible[front_local]] = True
 
     n_top = top_n or cfg.top_n
-    # Whole interval meets, then p_meets (floored to 0.01), then resource load, then draw order.
-    ranked_all = feasible[ranking_order(whole_interval[feasible], probability[feasible], load[feasible])]
-    top = top_positions(ctx, cands, ranked_all, n_top, measured, preset)
+    # Whole interval meets, then p_meets (floored to 0.01), then resource load, then draw order; measured misses last.
+    top = top_positions(ctx, cands, feasible[ranking_order(whole_interval[feasible], probability[feasible],
+                                                          load[feasible])], n_top, measured, preset)
     novelty = scorer.novelty(cands.X[top]) if len(top) else np.zeros(0)
     records = recipe_records(ctx, cands, top)
     drv = drivers(cands.X[top], cands.X, scorer.feature_names, scorer.importances, scorer.target_names,
@@ -467,7 +465,7 @@ def rank_candidates(ctx: Any, cands: Candidates, scorer: Any, preset: Preset, cf
                      "resource_load": float(load[i]), "score": float(score[i]),
                      "fit_shortfall": float(shortfall[i]), "on_pareto": bool(on_front[i]),
                      "novelty": float(novelty[position]), "prediction": prediction, "drivers": drv[position],
-                     "measured": (measured or {}).get(rec["recipe_id"]),
+                     "measured": (measured or {}).get(rec["recipe_id"]),  # candidate ids are content keys
                      **{t: prediction[t]["value"] for t in scorer.target_names},
                      **{f"{t}_lo": prediction[t]["lo"] for t in scorer.target_names},
                      **{f"{t}_hi": prediction[t]["hi"] for t in scorer.target_names}})
