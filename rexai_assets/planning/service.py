@@ -7,7 +7,7 @@ so `rexai plan-experiments` starts like `rexai recommend`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from rexai_assets.planning.plan import PlanningError, plan_experiments
 from rexai_assets.planning.store import Plan, insert_plan, measured_recipes, planned_ids, sync_measured
@@ -43,21 +43,43 @@ def presets_for(tables: Any, target: str | None) -> list[Any]:
         raise PlanningError(str(exc)) from None
 
 
-def make_plan(warehouse: WarehouseClient, tables: Any, model: tuple[Any, str], n: int | None = None,
-              target: str | None = None, rival: Any = None, mix: Mapping[str, float] | None = None,
-              proposal_id: str | None = None, pool_size: tuple[int, float] | None = None) -> Plan:
-    """Plan `n` experiments (planning.yaml batch_size) with `model` and store the plan; one transaction, so two
-    planners never plan the same recipe."""
+def plan_in(con: Any, tables: Any, model: tuple[Any, str], n: int | None = None, target: str | None = None,
+            rival: Any = None, mix: Mapping[str, float] | None = None, proposal_id: str | None = None,
+            pool_size: tuple[int, float] | None = None) -> Plan:
+    """Plan `n` experiments (planning.yaml batch_size) with `model`, excluding what `con`'s warehouse holds as
+    measured or planned; the caller stores it (`insert_plan`) in the same transaction."""
     from rexai_assets.planning.config import planning_settings
 
     cfg = planning_settings()
-    presets = presets_for(tables, target)
+    sync_measured(con)
+    return plan_experiments(tables, model[0], model[1], measured_recipes(con), planned_ids(con), cfg,
+                            n or cfg.batch_size, presets_for(tables, target), mix=mix, rival=rival,
+                            proposal_id=proposal_id, pool_size=pool_size)
+
+
+def make_plan(warehouse: WarehouseClient, tables: Any, model: tuple[Any, str], **kwargs: Any) -> Plan:
+    """`plan_in` and its storage in one transaction, so two planners never plan the same recipe."""
     with warehouse.transaction() as con:
-        sync_measured(con)
-        plan = plan_experiments(tables, model[0], model[1], measured_recipes(con), planned_ids(con), cfg,
-                                n or cfg.batch_size, presets, mix=mix, rival=rival, proposal_id=proposal_id,
-                                pool_size=pool_size)
+        plan = plan_in(con, tables, model, **kwargs)
         insert_plan(con, plan)
+    return plan
+
+
+def tests_planner(tracking: Any, raw_dir: Path) -> Callable[[Any, Any, int], Plan]:
+    """The second vote's planner: N recipes where the proposal's challenger and champion disagree most
+    (without a champion, where the challenger's members disagree)."""
+
+    def plan(con: Any, proposal: Any, n: int) -> Plan:
+        from rexai_assets.raw.tables import load_raw_tables
+
+        challenger = load_version(tracking, str(proposal.challenger_version))
+        if proposal.champion_version is None:
+            base, rival = challenger, None
+        else:
+            base, rival = load_version(tracking, str(proposal.champion_version)), challenger[0]
+        return plan_in(con, load_raw_tables(raw_dir), base, n=n, rival=rival, mix={"disagreement": 1.0},
+                       proposal_id=proposal.proposal_id)
+
     return plan
 
 
