@@ -329,6 +329,26 @@ class PromotionDesk:
             write_proposal_json(self.json_folder, proposal)
             return DecisionOutcome(proposal, "request_tests", current, current, audit_id)
 
+    def tests_arrived(self, share: float) -> list[Proposal]:
+        """Proposals AWAITING_TESTS whose measured share of the requested experiments reached `share`, each
+        audited once (`tests_arrived`) when first found: the loop re-evaluates their challenger."""
+        from rexai_assets.planning.store import requested_progress, sync_measured
+
+        with locked(self.lock_path), self.connect() as con, transaction(con):
+            sync_measured(con)
+            progress = requested_progress(con)
+            waiting = [p for p in fetch_proposals(con, limit=1000) if p.status == AWAITING_TESTS]
+            ready = [p for p in waiting if p.proposal_id in progress
+                     and progress[p.proposal_id][1] >= share * progress[p.proposal_id][0]]
+            audited = set(audit_log(con).query("action == 'tests_arrived'")["proposal_id"])
+            for proposal in ready:
+                if proposal.proposal_id not in audited:
+                    total, measured = progress[proposal.proposal_id]
+                    append_audit(con, "tests_arrived", proposal.challenger_version, proposal.proposal_id,
+                                 AUTO_REVIEWER, f"{measured} of {total} requested experiments measured",
+                                 self.registry.champion())
+        return ready
+
     def rollback(self, reviewer: str, notes: str | None = None) -> DecisionOutcome:
         reviewer = _check_reviewer(reviewer)
         with locked(self.lock_path):

@@ -45,12 +45,13 @@ def presets_for(tables: Any, target: str | None) -> list[Any]:
 
 def plan_in(con: Any, tables: Any, model: tuple[Any, str], n: int | None = None, target: str | None = None,
             rival: Any = None, mix: Mapping[str, float] | None = None, proposal_id: str | None = None,
-            pool_size: tuple[int, float] | None = None) -> Plan:
+            pool_size: tuple[int, float] | None = None, cfg: Any = None) -> Plan:
     """Plan `n` experiments (planning.yaml batch_size) with `model`, excluding what `con`'s warehouse holds as
-    measured or planned; the caller stores it (`insert_plan`) in the same transaction."""
+    measured or planned; the caller stores it (`insert_plan`) in the same transaction. `cfg` replaces
+    planning.yaml (the benchmark's uncertainty-only baseline)."""
     from rexai_assets.planning.config import planning_settings
 
-    cfg = planning_settings()
+    cfg = cfg or planning_settings()
     sync_measured(con)
     return plan_experiments(tables, model[0], model[1], measured_recipes(con), planned_ids(con), cfg,
                             n or cfg.batch_size, presets_for(tables, target), mix=mix, rival=rival,

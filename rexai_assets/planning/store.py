@@ -126,3 +126,11 @@ def open_plan_status(warehouse: WarehouseClient) -> dict | None:
     if row is None:
         return None
     return {"plan_id": row[0], "model_version": row[1], "planned": int(row[2]), "measured": int(row[3])}
+
+
+def requested_progress(con: Any) -> dict[str, tuple[int, int]]:
+    """Per proposal that requested tests: (experiments planned, of those measured)."""
+    ensure_table(con)
+    rows = con.execute(f"SELECT proposal_id, count(*), count(*) FILTER (WHERE status = ?) FROM {TABLE} "
+                       "WHERE proposal_id IS NOT NULL GROUP BY proposal_id", [MEASURED]).fetchall()
+    return {r[0]: (int(r[1]), int(r[2])) for r in rows}
