@@ -79,11 +79,12 @@ def shrunk_config(small: bool, folder: Path) -> Path | None:
 def use_root(root: Path) -> None:
     """Point this process at a fresh data root and Dagster home (what a new deployment would be)."""
     from rexai_assets import settings
+    from rexai_assets.pipeline import ensure_dagster_home
 
     os.environ["REXAI_DATA_ROOT"] = str(root / "data")
     os.environ["DAGSTER_HOME"] = str(root / "dagster_home")
-    (root / "dagster_home").mkdir(parents=True, exist_ok=True)
     settings.clear_cache()
+    ensure_dagster_home()
 
 
 def make_lab(seed: int, tables: Any) -> Lab:
@@ -185,8 +186,8 @@ def measured_ids() -> set[str]:
 
 
 def feed_and_retrain(platform: Any, lab: Lab, tables: Any, recipes: list[Any], prefix: str, day_offset: int,
-                     seed: int) -> bool:
-    """Label `recipes` in reality, log them as one day of lab results, ingest them and retrain."""
+                     seed: int) -> str:
+    """Label `recipes` in reality, log them as one day of lab results, ingest them, retrain and vote; the decision."""
     from rexai_assets.contract import feature_names
     from rexai_assets.loop.synthetic import experiment_records, utc_today, write_experiments
     from rexai_assets.paths import layout
@@ -201,7 +202,23 @@ def feed_and_retrain(platform: Any, lab: Lab, tables: Any, recipes: list[Any], p
     steps = ingest_inbox(defs, instance, layout().ensure())
     if not all(s.success for s in steps):
         raise RuntimeError(f"ingestion failed: {[s.line() for s in steps]}")
-    return run_job(defs, "retrain_job", instance, tags={"rexai/trigger": "bench"}).success
+    if not run_job(defs, "retrain_job", instance, tags={"rexai/trigger": "bench"}).success:
+        return "retrain failed"
+    return second_vote(defs)
+
+
+def second_vote(defs: Any) -> str:
+    """The simulated reviewer: a REVIEW (passed every criterion, improvement under 1 %) is approved, as a person
+    would once measurements decide; a REJECT is never applied. The gate itself is untouched."""
+    from rexai_assets.evaluation.promotion import PENDING, desk_from_resources, fetch_proposals
+
+    desk = desk_from_resources(defs.resources)
+    with desk.connect() as con:
+        proposal = fetch_proposals(con, limit=1)[0]
+    if proposal.status == PENDING and proposal.recommendation == "REVIEW":
+        desk.decide(proposal.proposal_id, "bench:simulated-reviewer", approve=True, notes="benchmark second vote")
+        return f"REVIEW v{proposal.challenger_version} approved"
+    return f"{proposal.recommendation} v{proposal.challenger_version} {proposal.status}"
 
 
 def run_strategy(strategy: str, lab_seed: int, rounds: int, per_round: int, bootstrap: int, workdir: Path) -> Curve:
@@ -223,17 +240,16 @@ def run_strategy(strategy: str, lab_seed: int, rounds: int, per_round: int, boot
     curve = Curve(strategy)
     total_days = rounds + 2
     first = random_recipes(tables, bootstrap, lab_seed + 11, set())  # the same batch for every strategy
-    feed_and_retrain(platform, lab, tables, first, "boot", total_days, lab_seed)
+    decision = feed_and_retrain(platform, lab, tables, first, "boot", total_days, lab_seed)
     for r in range(rounds + 1):
         if r > 0:
             recipes = (random_recipes(tables, per_round, lab_seed + 100 + r, measured_ids()) if strategy == "random"
                        else planned_recipes(strategy, tables, per_round))
-            promoted = feed_and_retrain(platform, lab, tables, recipes, f"{strategy}-r{r}", total_days - r,
+            decision = feed_and_retrain(platform, lab, tables, recipes, f"{strategy}-r{r}", total_days - r,
                                         lab_seed * 1000 + r)
-            if not promoted:
-                print(f"{strategy}: round {r}: the retrain run failed; the champion stays", flush=True)
         mae, regrets, version = measure_champion(lab, tables)
-        row = {"round": r, "budget": r * per_round, "champion": version, "mae": mae, "regret": regrets}
+        row = {"round": r, "budget": r * per_round, "champion": version, "decision": decision, "mae": mae,
+               "regret": regrets}
         curve.rows.append(row)
         print(round_line(strategy, row), flush=True)
     return curve
@@ -242,8 +258,9 @@ def run_strategy(strategy: str, lab_seed: int, rounds: int, per_round: int, boot
 def round_line(strategy: str, row: dict) -> str:
     mae = " ".join(f"{t} {v:.4g}" for t, v in row["mae"].items())
     regret_text = " ".join(f"{p} {v:.3f}" for p, v in row["regret"].items())
-    return (f"{strategy:<11} round {row['round']:>2} ({row['budget']:>4} lab results + bootstrap, champion "
-            f"v{row['champion']}): MAE {mae} | regret {regret_text} (mean {np.mean(list(row['regret'].values())):.3f})")
+    return (f"{strategy:<11} round {row['round']:>2} ({row['budget']:>4} lab results + bootstrap; {row['decision']}; "
+            f"champion v{row['champion']}): MAE {mae} | regret {regret_text} "
+            f"(mean {np.mean(list(row['regret'].values())):.3f})")
 
 
 def normalised_mae(row: dict, scale: dict[str, float]) -> float:
