@@ -218,7 +218,8 @@ def second_vote(defs: Any) -> str:
     if proposal.status == PENDING and proposal.recommendation == "REVIEW":
         desk.decide(proposal.proposal_id, "bench:simulated-reviewer", approve=True, notes="benchmark second vote")
         return f"REVIEW v{proposal.challenger_version} approved"
-    return f"{proposal.recommendation} v{proposal.challenger_version} {proposal.status}"
+    failed = [c["detail"] for c in proposal.criteria if not c["passed"]]
+    return f"{proposal.recommendation} v{proposal.challenger_version} {proposal.status}" + (f" ({failed[0]})" if failed else "")
 
 
 def run_strategy(strategy: str, lab_seed: int, rounds: int, per_round: int, bootstrap: int, workdir: Path) -> Curve:
@@ -370,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rexai_assets.planning.bench")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--per-round", type=int, default=50)
-    parser.add_argument("--bootstrap", type=int, default=50, help="random lab results every strategy starts from")
+    parser.add_argument("--bootstrap", type=int, default=150,
+                        help="random lab results every strategy starts from (enough for measurements to decide the gate)")
     parser.add_argument("--random-factor", type=int, default=3, help="random runs this many times the rounds")
     parser.add_argument("--seed", type=int, default=1, help="the reality (loop/realities.py make_reality)")
     parser.add_argument("--small", action="store_true", help="small sizes (gold pool, model profile, candidates)")
