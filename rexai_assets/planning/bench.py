@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -58,33 +57,6 @@ class Lab:
 class Curve:
     strategy: str
     rows: list[dict] = field(default_factory=list)   # one per round: budget, mae per target, regret per preset
-
-
-def shrunk_config(small: bool, folder: Path) -> Path | None:
-    """A copy of config/ with SMALL merged in (sizes only), or None to use config/ as it is."""
-    import yaml
-
-    from rexai_assets import settings
-
-    if not small:
-        return None
-    shutil.copytree(settings.config_dir(), folder)
-    for name, values in SMALL.items():
-        path = folder / name
-        path.write_text(yaml.safe_dump(settings.deep_merge(yaml.safe_load(path.read_text()) or {}, values),
-                                       sort_keys=False))
-    return folder
-
-
-def use_root(root: Path) -> None:
-    """Point this process at a fresh data root and Dagster home (what a new deployment would be)."""
-    from rexai_assets import settings
-    from rexai_assets.pipeline import ensure_dagster_home
-
-    os.environ["REXAI_DATA_ROOT"] = str(root / "data")
-    os.environ["DAGSTER_HOME"] = str(root / "dagster_home")
-    settings.clear_cache()
-    ensure_dagster_home()
 
 
 def make_lab(seed: int, tables: Any) -> Lab:
@@ -222,8 +194,9 @@ def second_vote(defs: Any) -> str:
     return f"{proposal.recommendation} v{proposal.challenger_version} {proposal.status}" + (f" ({failed[0]})" if failed else "")
 
 
-def run_strategy(strategy: str, lab_seed: int, rounds: int, per_round: int, bootstrap: int, workdir: Path) -> Curve:
-    """A fresh platform, the shared bootstrap batch, then `rounds` rounds of `strategy`; measured after each."""
+def run_strategy(strategy: str, lab_seed: int, rounds: int, per_round: int, bootstrap: int) -> Curve:
+    """A fresh platform (the current data root), the shared bootstrap batch, then `rounds` rounds of `strategy`;
+    the champion measured after each."""
     import dagster as dg
 
     from rexai_assets.definitions import build_definitions
@@ -231,7 +204,6 @@ def run_strategy(strategy: str, lab_seed: int, rounds: int, per_round: int, boot
     from rexai_assets.pipeline import run_platform
     from rexai_assets.raw.tables import load_raw_tables
 
-    use_root(workdir / strategy)
     platform = (build_definitions(), dg.DagsterInstance.get())
     outcome = run_platform(*platform, trigger="bench")
     if not outcome.success:
@@ -310,26 +282,21 @@ def run_benchmark(rounds: int, per_round: int, bootstrap: int, random_factor: in
                   strategies: tuple[str, ...] = STRATEGIES, out_root: Path | None = None) -> dict[str, Any]:
     """Every strategy on its own platform; the curves, the goals and the learning-curve PNG (written)."""
     from rexai_assets.atomic import write_bytes_atomic, write_text_atomic
+    from rexai_assets.ops.checks_run import platform_environment, small_config_dir
     from rexai_assets.paths import layout
+    from rexai_assets.pipeline import ensure_dagster_home
 
     out = Path(out_root or layout().root) / "benchmarks" / "planning"
-    saved = {k: os.environ.get(k) for k in ("REXAI_DATA_ROOT", "DAGSTER_HOME", "REXAI_CONFIG_DIR")}
+    curves: dict[str, Curve] = {}
     with tempfile.TemporaryDirectory(prefix="rexai-planning-bench-") as tmp:
-        try:
-            config = shrunk_config(small, Path(tmp) / "config")
-            if config is not None:
-                os.environ["REXAI_CONFIG_DIR"] = str(config)
-            curves = {s: run_strategy(s, seed, rounds * (random_factor if s == "random" else 1), per_round,
-                                      bootstrap, Path(tmp)) for s in strategies}
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-            from rexai_assets import settings
-
-            settings.clear_cache()
+        config = small_config_dir(Path(tmp) / "config", SMALL) if small else None
+        for strategy in strategies:
+            root = Path(tmp) / strategy
+            # Each strategy is a fresh deployment: its own data root, Dagster home and registry.
+            with platform_environment(root / "data", root / "dagster_home", config):
+                ensure_dagster_home()
+                curves[strategy] = run_strategy(strategy, seed, rounds * (random_factor if strategy == "random" else 1),
+                                                per_round, bootstrap)
     scale = {t: float(v) for t, v in make_lab_scale(seed).items()}
     result = {"settings": {"rounds": rounds, "per_round": per_round, "bootstrap": bootstrap, "seed": seed,
                            "random_factor": random_factor, "small": small},
