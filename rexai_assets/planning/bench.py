@@ -9,7 +9,8 @@ experiment records into the inbox, ingests them and retrains (gate and promotion
 Strategies, at equal budgets: `planned` (the experiment plan, planning.yaml), `uncertainty` (top served
 interval width relative to each target's scale; no novelty, no verification, no diversity) and `random`
 (inventory-feasible random recipes). `random` runs `--random-factor` times as many rounds, so "200
-planned vs 600 random" is one run. After every round it prints, for the champion, the holdout MAE against
+planned vs 600 random" is one run. After every round it prints, for the newest trained model (the
+challenger, whatever the gate decided: the line says), the holdout MAE against
 the noise-free reality per target and each preset's top recommendation's regret in reality (true resource
 load of the chosen recipe minus the best true load among a random pool's recipes meeting the preset; 1 +
 shortfall when the chosen recipe does not meet it). The learning curve is drawn to
@@ -83,15 +84,16 @@ def regret(lab: Lab, chosen_truth: pd.Series, preset: pd.Series) -> float:
     return float(resource_load(one, preset)[0]) - best
 
 
-def measure_champion(lab: Lab, tables: Any) -> tuple[dict[str, float], dict[str, float], str]:
-    """(holdout MAE per target, regret per preset, champion version) of the current champion."""
+def measure_model(lab: Lab, tables: Any) -> tuple[dict[str, float], dict[str, float], str]:
+    """(holdout MAE per target, regret per preset, version) of the newest trained model (alias `challenger`):
+    what the experiments taught, whatever the gate then decided about serving it (the round line says)."""
     from rexai_assets.contract import TARGETS
     from rexai_assets.gold.features import featurize_recipes
     from rexai_assets.recipes import parse_recipe
     from rexai_assets.serving.recommend import recommend
     from rexai_assets.serving.scorer import load_scorer
 
-    scorer = load_scorer()
+    scorer = load_scorer(alias="challenger")
     pred = scorer.predict(lab.holdout[list(scorer.feature_names)].to_numpy(np.float64))
     mae = {t: float(np.mean(np.abs(pred[t]["value"] - lab.holdout_truth[t].to_numpy(float)))) for t in TARGETS}
     regrets = {}
@@ -220,8 +222,8 @@ def run_strategy(strategy: str, lab_seed: int, rounds: int, per_round: int, boot
                        else planned_recipes(strategy, tables, per_round))
             decision = feed_and_retrain(platform, lab, tables, recipes, f"{strategy}-r{r}", total_days - r,
                                         lab_seed * 1000 + r)
-        mae, regrets, version = measure_champion(lab, tables)
-        row = {"round": r, "budget": r * per_round, "champion": version, "decision": decision, "mae": mae,
+        mae, regrets, version = measure_model(lab, tables)
+        row = {"round": r, "budget": r * per_round, "model": version, "decision": decision, "mae": mae,
                "regret": regrets}
         curve.rows.append(row)
         print(round_line(strategy, row), flush=True)
@@ -231,8 +233,8 @@ def run_strategy(strategy: str, lab_seed: int, rounds: int, per_round: int, boot
 def round_line(strategy: str, row: dict) -> str:
     mae = " ".join(f"{t} {v:.4g}" for t, v in row["mae"].items())
     regret_text = " ".join(f"{p} {v:.3f}" for p, v in row["regret"].items())
-    return (f"{strategy:<11} round {row['round']:>2} ({row['budget']:>4} lab results + bootstrap; {row['decision']}; "
-            f"champion v{row['champion']}): MAE {mae} | regret {regret_text} "
+    return (f"{strategy:<11} round {row['round']:>2} ({row['budget']:>4} lab results + bootstrap; model "
+            f"v{row['model']}, {row['decision']}): MAE {mae} | regret {regret_text} "
             f"(mean {np.mean(list(row['regret'].values())):.3f})")
 
 
