@@ -106,6 +106,9 @@ def batch_quotas(n: int, mix: Mapping[str, float], scores: Mapping[str, np.ndarr
     """Experiments per purpose key: the mix over explore / verify / disagreement, verify split evenly over
     the presets; a purpose without scores gives its share to explore."""
     shares = {p: w for p, w in mix.items() if w > 0 and any(k.split(":")[0] == p for k in scores)}
+    unscored = sum(w for p, w in mix.items() if w > 0 and p not in shares)
+    if unscored > 0 and EXPLORE in scores:
+        shares[EXPLORE] = shares.get(EXPLORE, 0.0) + unscored
     if not shares:
         raise PlanningError("no purpose of planning.yaml mix can be scored")
     per_purpose = acq.quotas(n, shares)
