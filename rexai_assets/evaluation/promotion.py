@@ -334,6 +334,9 @@ class PromotionDesk:
         audited once (`tests_arrived`) when first found: the loop re-evaluates their challenger."""
         from rexai_assets.planning.store import requested_progress, sync_measured
 
+        with self.connect() as con:  # the sensor ticks every few seconds: write only when someone waits
+            if not any(p.status == AWAITING_TESTS for p in fetch_proposals(con, limit=1000)):
+                return []
         with locked(self.lock_path), self.connect() as con, transaction(con):
             sync_measured(con)
             progress = requested_progress(con)
