@@ -29,10 +29,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -280,6 +281,24 @@ def goals(curves: dict[str, Curve], per_round: int, rounds: int, factor: int) ->
             "random_mean_regret_same_budget": float(np.mean(list(same["regret"].values())))}
 
 
+# Locations that would otherwise outlive a strategy's data root: MLflow exports the tracking URI it is given
+# to the environment, so the next strategy would register its models in the previous one's registry.
+LOCATION_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "REXAI_WAREHOUSE_PATH", "REXAI_IO_BASE")
+
+
+@contextmanager
+def located_by_data_root() -> Iterator[None]:
+    """Every location derived from REXAI_DATA_ROOT inside the block; the variables are restored after it."""
+    saved = {key: os.environ.pop(key, None) for key in LOCATION_ENV}
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None)
+            if value is not None:
+                os.environ[key] = value
+
+
 def run_benchmark(rounds: int, per_round: int, bootstrap: int, random_factor: int, seed: int, small: bool,
                   strategies: tuple[str, ...] = STRATEGIES, out_root: Path | None = None) -> dict[str, Any]:
     """Every strategy on its own platform; the curves, the goals and the learning-curve PNG (written)."""
@@ -295,7 +314,7 @@ def run_benchmark(rounds: int, per_round: int, bootstrap: int, random_factor: in
         for strategy in strategies:
             root = Path(tmp) / strategy
             # Each strategy is a fresh deployment: its own data root, Dagster home and registry.
-            with platform_environment(root / "data", root / "dagster_home", config):
+            with platform_environment(root / "data", root / "dagster_home", config), located_by_data_root():
                 ensure_dagster_home()
                 curves[strategy] = run_strategy(strategy, seed, rounds * (random_factor if strategy == "random" else 1),
                                                 per_round, bootstrap)
