@@ -34,12 +34,11 @@ def plan_rows(desk, proposal_id: str):
 
 def pool_disagreement(recipe_ids):
     """|champion - challenger| / pool std, mean over targets, for the planning pool and for `recipe_ids`."""
-    from rexai_assets.gold.feasible import sample_candidates
+    from rexai_assets.gold.feasible import recipe_records, sample_candidates
     from rexai_assets.gold.features import feature_context
     from rexai_assets.models.registry import load_model_version
     from rexai_assets.paths import layout
     from rexai_assets.planning.config import planning_settings
-    from rexai_assets.planning.plan import candidate_ids
     from rexai_assets.raw.tables import load_raw_tables
 
     tables = load_raw_tables(layout().ensure().raw)
@@ -48,7 +47,7 @@ def pool_disagreement(recipe_ids):
     mlflow = build_resources()["mlflow"]
     a, b = (load_model_version(mlflow, v)[0].predict(cands.X) for v in ("1", "2"))
     score = np.mean([np.abs(a[t]["value"] - b[t]["value"]) / a[t]["value"].std() for t in a], axis=0)
-    ids = candidate_ids(ctx, cands)
+    ids = [r["recipe_id"] for r in recipe_records(ctx, cands, range(len(cands)))]
     return score, np.array([score[ids.index(r)] for r in recipe_ids])
 
 

@@ -32,19 +32,11 @@ class Pool:
 
     ctx: Any
     cands: Any                      # gold.feasible.Candidates
-    ids: list[str]
     stats: tuple[np.ndarray, np.ndarray]  # the pool's feature mean and std
     Z: np.ndarray                   # standardised features
     pred: dict                      # the champion's {target: {"value", "lo", "hi"}}
     members: dict[str, np.ndarray]  # its weighted members' predictions [n, T]
     targets: tuple[str, ...]
-
-
-def candidate_ids(ctx: Any, cands: Any) -> list[str]:
-    """The project's recipe id of every candidate (`recipes.default_recipe_id`, via `recipe_records`)."""
-    from rexai_assets.gold.feasible import recipe_records
-
-    return [r["recipe_id"] for r in recipe_records(ctx, cands, range(len(cands)))]
 
 
 def measured_reference(measured: Sequence[tuple[str, str]], tables: Any, ctx: Any) -> tuple[set[str], np.ndarray]:
@@ -81,8 +73,7 @@ def score_pool(tables: Any, ensemble: Any, cfg: PlanningSettings, candidates: in
     cands = sample_candidates(ctx, tables.inventory, candidates, cfg.seed, batch_kg)
     pred, members = ensemble.predict_with_members(cands.X)
     stats = acq.standardiser(cands.X)
-    return Pool(ctx, cands, candidate_ids(ctx, cands), stats, acq.standardise(cands.X, stats), pred, members,
-                tuple(ensemble.target_names))
+    return Pool(ctx, cands, stats, acq.standardise(cands.X, stats), pred, members, tuple(ensemble.target_names))
 
 
 def purpose_scores(pool: Pool, measured_X: np.ndarray, presets: Sequence[Any], cfg: PlanningSettings,
@@ -119,10 +110,27 @@ def batch_quotas(n: int, mix: Mapping[str, float], scores: Mapping[str, np.ndarr
     return out
 
 
+def eligible_mask(pool: Pool, scores: Mapping[str, np.ndarray], quota: Mapping[str, int], excluded: set[str],
+                  cfg: PlanningSettings) -> np.ndarray:
+    """True where a recipe may be planned: not measured or planned already. Recipe ids (a sha256 each) are
+    computed only where a purpose can reach: its shortlist plus room for every exclusion (a second of the
+    5 s budget otherwise went to hashing 20,000 recipes that no purpose would pick)."""
+    from rexai_assets.gold.feasible import recipe_records
+
+    reach: set[int] = set()
+    for key, k in {**quota, EXPLORE: max(quota.get(EXPLORE, 0), sum(quota.values()))}.items():
+        reach.update(np.argsort(-scores[key], kind="stable")[:cfg.shortlist_factor * max(k, 1) + len(excluded)].tolist())
+    positions = sorted(reach)
+    ids = [r["recipe_id"] for r in recipe_records(pool.ctx, pool.cands, positions)]
+    mask = np.zeros(len(pool.cands), dtype=bool)
+    mask[[i for i, rid in zip(positions, ids) if rid not in excluded]] = True
+    return mask
+
+
 def pick(pool: Pool, scores: Mapping[str, np.ndarray], quota: Mapping[str, int], excluded: set[str],
          cfg: PlanningSettings) -> list[tuple[int, str]]:
     """(position, purpose key) in pick order; verify first (few, precise), then disagreement, then explore."""
-    eligible = np.array([rid not in excluded for rid in pool.ids], dtype=bool)
+    eligible = eligible_mask(pool, scores, quota, excluded, cfg)
     picked: list[int] = []
     out: list[tuple[int, str]] = []
     order = sorted(quota, key=lambda k: ({VERIFY: 0, DISAGREEMENT: 1, EXPLORE: 2}[k.split(":")[0]], k))
