@@ -33,6 +33,7 @@ bench: install
 	$(BIN)/python -m rexai_assets.gold.bench --rows 1000000
 	$(BIN)/python -m rexai_assets.models.bench
 	$(BIN)/python -m rexai_assets.serving.bench
+	$(BIN)/python -m rexai_assets.planning.bench --latency
 
 screenshot: install
 	$(BIN)/rexai screenshot

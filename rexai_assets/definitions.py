@@ -13,13 +13,16 @@ from rexai_assets.gold import defs as gold
 from rexai_assets.loop import defs as loop
 from rexai_assets.models import defs as models
 from rexai_assets.observations import defs as observations
+from rexai_assets.planning import defs as planning
 from rexai_assets.raw import defs as raw
 from rexai_assets.resources import build_resources
 from rexai_assets.serving import defs as serving
 
 # The layers' defs modules, left to right as they read from each other. Modules, not their `defs`:
-# Dagster's loader accepts one Definitions object at this module's scope (`defs` below).
-LAYERS = (raw, observations, gold, models, evaluation, serving, loop)
+# Dagster's loader accepts one Definitions object at this module's scope (`defs` below). `planning` reads
+# the champion from the registry and the candidate sampler (gold), and the second vote (evaluation)
+# writes plans, so it sits between models and evaluation; its asset follows promotion proposals by key.
+LAYERS = (raw, observations, gold, models, planning, evaluation, serving, loop)
 
 
 def build_definitions(env: str | None = None) -> dg.Definitions:

@@ -146,6 +146,8 @@ def run_platform(defs: dg.Definitions | None = None, instance: dg.DagsterInstanc
         for preset in sync_preset_partitions(instance, preset_names(data)):
             steps.append(run_job(defs, "recommendations_job", instance, partition_key=preset,
                                  tags={"rexai/trigger": trigger}))
+    if ok() and "plan_job" in {j.name for j in defs.jobs}:
+        steps.append(run_job(defs, "plan_job", instance, tags={"rexai/trigger": trigger}))
     return PlatformRun(steps, platform_summary(data, instance))
 
 

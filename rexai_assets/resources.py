@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import dagster as dg
 
 from rexai_assets.paths import DataLayout, layout
-from rexai_assets.warehouse import WarehouseClient
+from rexai_assets.warehouse import WarehouseClient, warehouse_path
 
 
 class RexaiStorage(dg.ConfigurableResource):
@@ -116,7 +116,7 @@ def build_resources(env: str | None = None) -> dict[str, Any]:
         # Step outputs go through storage (never memory), so any executor can run any step.
         "io_manager": dg.FilesystemIOManager(base_dir=str(data.root / "io")),
         "storage": RexaiStorage(data_root=str(data.root)),
-        "warehouse": Warehouse(database=os.environ.get("REXAI_WAREHOUSE_PATH", str(data.warehouse)),
+        "warehouse": Warehouse(database=str(warehouse_path()),
                                lock_timeout_s=300.0 if env == "ci" else 120.0),
         "mlflow": MlflowTracking(tracking_uri=data.tracking_uri),
     }

@@ -7,6 +7,7 @@ duckdb is imported when a connection opens, so importing this module stays light
 
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -72,3 +73,10 @@ class WarehouseClient:
     def table_exists(self, schema: str, table: str) -> bool:
         with self.connect(read_only=True) as con:
             return table_exists(con, schema, table)
+
+
+def warehouse_path() -> Path:
+    """The warehouse file of this environment: `REXAI_WAREHOUSE_PATH`, else `<data root>/warehouse/rexai.duckdb`."""
+    from rexai_assets.paths import layout
+
+    return Path(os.environ.get("REXAI_WAREHOUSE_PATH") or layout().warehouse)

@@ -16,7 +16,7 @@ from rexai_assets.ops.ui import expected_state, ui_problems, ui_state
 pytestmark = pytest.mark.integration
 
 # One asset group per layer package; a group is required once its package exists.
-EXPECTED_GROUPS = ("raw", "observations", "gold", "models", "evaluation", "serving")
+EXPECTED_GROUPS = ("raw", "observations", "gold", "models", "evaluation", "serving", "planning")
 
 
 def required_groups() -> set[str]:

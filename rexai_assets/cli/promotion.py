@@ -45,11 +45,19 @@ def cmd_proposals(args: argparse.Namespace) -> int:
 def cmd_approve(args: argparse.Namespace) -> int:
     from rexai_assets.evaluation.promotion import PromotionError
 
+    if args.request_tests is not None and args.request_tests < 1:
+        raise CommandError("--request-tests needs at least 1 experiment")
     try:
-        outcome = _desk().decide(args.proposal_id, args.reviewer, approve=not args.reject, notes=args.notes)
+        if args.request_tests is not None:
+            outcome = _desk().request_tests(args.proposal_id, args.reviewer, args.request_tests, notes=args.notes)
+        else:
+            outcome = _desk().decide(args.proposal_id, args.reviewer, approve=not args.reject, notes=args.notes)
     except PromotionError as exc:
         raise CommandError(str(exc)) from None
-    if outcome.action == "decline":
+    if outcome.action == "request_tests":
+        print(f"{outcome.proposal.proposal_id}: {outcome.proposal.review_notes} (requested by {args.reviewer}); "
+              f"AWAITING_TESTS, champion stays v{outcome.champion_after or '-'}")
+    elif outcome.action == "decline":
         print(f"{outcome.proposal.proposal_id}: declined by {args.reviewer}; champion stays v{outcome.champion_after or '-'}")
     else:
         print(f"{outcome.proposal.proposal_id}: approved by {args.reviewer}; champion v{outcome.champion_before or '-'}"
@@ -144,7 +152,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     approve = subparsers.add_parser("approve", help="the second vote on a proposal (approve, or --reject)")
     approve.add_argument("proposal_id")
     approve.add_argument("--reviewer", required=True)
-    approve.add_argument("--reject", action="store_true", help="decline instead of approving")
+    answer = approve.add_mutually_exclusive_group()
+    answer.add_argument("--reject", action="store_true", help="decline instead of approving")
+    answer.add_argument("--request-tests", type=int, default=None, metavar="N",
+                        help="ask the lab for N experiments where challenger and champion disagree most")
     approve.add_argument("--notes")
     approve.set_defaults(handler=cmd_approve)
 

@@ -11,12 +11,13 @@ class ReviewDecision(dg.Config):
     """A person's decision on one promotion proposal."""
 
     proposal_id: str
-    decision: Literal["approve", "reject"]
+    decision: Literal["approve", "reject", "request_tests"]
     reviewer: str
     notes: str = ""
+    tests: int = 10  # with decision request_tests: experiments where challenger and champion disagree most
 
 
-@dg.op(description="Apply a reviewer's approve / reject decision to a pending promotion proposal.",
+@dg.op(description="Apply a reviewer's approve / reject / request_tests decision to a pending promotion proposal.",
        tags=WAREHOUSE_WRITE)
 def apply_review(context: dg.OpExecutionContext, config: ReviewDecision, storage: RexaiStorage,
                  warehouse: Warehouse, mlflow: MlflowTracking) -> dict:
@@ -24,8 +25,11 @@ def apply_review(context: dg.OpExecutionContext, config: ReviewDecision, storage
 
     desk = build_desk(storage, warehouse, mlflow)
     try:
-        outcome = desk.decide(config.proposal_id, config.reviewer, approve=config.decision == "approve",
-                              notes=config.notes or None)
+        if config.decision == "request_tests":
+            outcome = desk.request_tests(config.proposal_id, config.reviewer, config.tests, notes=config.notes or None)
+        else:
+            outcome = desk.decide(config.proposal_id, config.reviewer, approve=config.decision == "approve",
+                                  notes=config.notes or None)
     except PromotionError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     context.log.info(f"{outcome.action}: champion v{outcome.champion_before} -> v{outcome.champion_after}")
@@ -34,6 +38,6 @@ def apply_review(context: dg.OpExecutionContext, config: ReviewDecision, storage
     return {"action": outcome.action, "champion_after": outcome.champion_after, "audit_id": outcome.audit_id}
 
 
-@dg.job(description="The second vote on a promotion proposal, from the UI (launchpad config: proposal_id, decision, reviewer, notes).")
+@dg.job(description="The second vote on a promotion proposal, from the UI (launchpad config: proposal_id, decision, reviewer, notes, tests).")
 def review_promotion():
     apply_review()

@@ -23,9 +23,14 @@ from rexai_assets.atomic import locked, write_text_atomic
 from rexai_assets.warehouse import transaction
 
 PENDING, PROMOTED, REJECTED, DECLINED = "PENDING_APPROVAL", "PROMOTED", "REJECTED", "DECLINED"
+# The second vote's third answer: the lab runs N experiments first; a new proposal for the same challenger
+# (the re-evaluation with their results) supersedes the waiting one.
+AWAITING_TESTS, SUPERSEDED = "AWAITING_TESTS", "SUPERSEDED"
 AUTO_REVIEWER = "policy:auto"
 
 Connect = Callable[[], AbstractContextManager[Any]]  # returns a DuckDB connection context
+# (open connection inside the decision's transaction, proposal, N) -> the plan of N disagreement experiments
+TestsPlanner = Callable[[Any, "Proposal", int], Any]
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS registry;
@@ -213,6 +218,18 @@ def write_proposal_json(folder: Path, proposal: Proposal) -> Path:
     return write_text_atomic(folder / f"{proposal.proposal_id}.json", proposal.to_json())
 
 
+def supersede_waiting(con: Any, new: Proposal) -> list[Proposal]:
+    """Proposals of `new`'s challenger that were waiting for requested tests become SUPERSEDED (one audit row each)."""
+    waiting = [p for p in fetch_proposals(con, limit=1000)
+               if p.status == AWAITING_TESTS and p.challenger_version == new.challenger_version
+               and p.proposal_id != new.proposal_id]
+    for old in waiting:
+        text = f"superseded by {new.proposal_id} ({new.recommendation})"
+        PromotionDesk._set_status(con, old, SUPERSEDED, AUTO_REVIEWER, text)
+        append_audit(con, "supersede", old.challenger_version, old.proposal_id, AUTO_REVIEWER, text, new.champion_version)
+    return waiting
+
+
 # ---------------------------------------------------------------------------------------------
 # Decisions
 
@@ -236,11 +253,13 @@ def _check_reviewer(reviewer: str) -> str:
 class PromotionDesk:
     """Applies decisions to proposals; one instance per (warehouse, registry, data root)."""
 
-    def __init__(self, connect: Connect, registry: ChampionRegistry, lock_path: Path, json_folder: Path):
+    def __init__(self, connect: Connect, registry: ChampionRegistry, lock_path: Path, json_folder: Path,
+                 planner: TestsPlanner | None = None):
         self.connect = connect
         self.registry = registry
         self.lock_path = lock_path
         self.json_folder = json_folder
+        self.planner = planner
 
     def record(self, proposal: Proposal, mode: str) -> DecisionOutcome | None:
         """Store a new proposal, and apply it at once when the policy allows (auto mode, PROMOTE)."""
@@ -249,23 +268,30 @@ class PromotionDesk:
         else:
             proposal.status = PENDING
         with locked(self.lock_path):
-            with self.connect() as con:
+            with self.connect() as con, transaction(con):
                 insert_proposal(con, proposal)
+                superseded = supersede_waiting(con, proposal)
             write_proposal_json(self.json_folder, proposal)
+            for old in superseded:
+                write_proposal_json(self.json_folder, old)
             if mode == "auto" and proposal.recommendation == "PROMOTE":
                 return self._promote(proposal, AUTO_REVIEWER, "applied by promotion.mode=auto", "auto_promote")
         return None
 
+    def pending(self, proposal_id: str) -> Proposal:
+        """The proposal, which must be waiting for a person (caller holds the lock)."""
+        with self.connect() as con:
+            found = fetch_proposals(con, proposal_id)
+        if not found:
+            raise PromotionError(f"no proposal {proposal_id!r}")
+        if found[0].status != PENDING:
+            raise PromotionError(f"proposal {proposal_id} is {found[0].status}, not {PENDING}")
+        return found[0]
+
     def decide(self, proposal_id: str, reviewer: str, approve: bool, notes: str | None = None) -> DecisionOutcome:
         reviewer = _check_reviewer(reviewer)
         with locked(self.lock_path):
-            with self.connect() as con:
-                found = fetch_proposals(con, proposal_id)
-            if not found:
-                raise PromotionError(f"no proposal {proposal_id!r}")
-            proposal = found[0]
-            if proposal.status != PENDING:
-                raise PromotionError(f"proposal {proposal_id} is {proposal.status}, not {PENDING}")
+            proposal = self.pending(proposal_id)
             if not approve:
                 return self._decline(proposal, reviewer, notes)
             if proposal.recommendation == "REJECT":
@@ -275,6 +301,56 @@ class PromotionDesk:
                 raise PromotionError(f"the champion changed since proposal {proposal_id} was made "
                                      f"(v{proposal.champion_version} -> v{current}); retrain or re-evaluate")
             return self._promote(proposal, reviewer, notes, "approve")
+
+    def request_tests(self, proposal_id: str, reviewer: str, n: int, notes: str | None = None) -> DecisionOutcome:
+        """Ask the lab for `n` experiments where challenger and champion disagree most: the plan, the status
+        AWAITING_TESTS and one audit row, in one transaction. The champion does not move."""
+        from rexai_assets.planning.plan import PlanningError
+        from rexai_assets.planning.store import insert_plan
+
+        reviewer = _check_reviewer(reviewer)
+        if n < 1:
+            raise PromotionError(f"--request-tests needs at least 1 experiment, got {n}")
+        if self.planner is None:
+            raise PromotionError("this desk has no planner; requesting tests needs the warehouse and the registry")
+        with locked(self.lock_path):
+            proposal = self.pending(proposal_id)
+            current = self.registry.champion()
+            with self.connect() as con, transaction(con):
+                try:
+                    plan = self.planner(con, proposal, n)
+                except PlanningError as exc:
+                    raise PromotionError(f"cannot plan tests for {proposal_id}: {exc}") from None
+                insert_plan(con, plan)
+                text = f"{len(plan.experiments)} tests requested: plan {plan.plan_id}" + (f"; {notes}" if notes else "")
+                self._set_status(con, proposal, AWAITING_TESTS, reviewer, text)
+                audit_id = append_audit(con, "request_tests", proposal.challenger_version, proposal_id, reviewer,
+                                        text, current)
+            write_proposal_json(self.json_folder, proposal)
+            return DecisionOutcome(proposal, "request_tests", current, current, audit_id)
+
+    def tests_arrived(self, share: float) -> list[Proposal]:
+        """Proposals AWAITING_TESTS whose measured share of the requested experiments reached `share`, each
+        audited once (`tests_arrived`) when first found: the loop re-evaluates their challenger."""
+        from rexai_assets.planning.store import requested_progress, sync_measured
+
+        with self.connect() as con:  # the sensor ticks every few seconds: write only when someone waits
+            if not any(p.status == AWAITING_TESTS for p in fetch_proposals(con, limit=1000)):
+                return []
+        with locked(self.lock_path), self.connect() as con, transaction(con):
+            sync_measured(con)
+            progress = requested_progress(con)
+            waiting = [p for p in fetch_proposals(con, limit=1000) if p.status == AWAITING_TESTS]
+            ready = [p for p in waiting if p.proposal_id in progress
+                     and progress[p.proposal_id][1] >= share * progress[p.proposal_id][0]]
+            audited = set(audit_log(con).query("action == 'tests_arrived'")["proposal_id"])
+            for proposal in ready:
+                if proposal.proposal_id not in audited:
+                    total, measured = progress[proposal.proposal_id]
+                    append_audit(con, "tests_arrived", proposal.challenger_version, proposal.proposal_id,
+                                 AUTO_REVIEWER, f"{measured} of {total} requested experiments measured",
+                                 self.registry.champion())
+        return ready
 
     def rollback(self, reviewer: str, notes: str | None = None) -> DecisionOutcome:
         reviewer = _check_reviewer(reviewer)
@@ -304,34 +380,33 @@ class PromotionDesk:
 
     # -- internals (caller holds the lock) --
 
+    @staticmethod
+    def _set_status(con: Any, proposal: Proposal, status: str, reviewer: str, notes: str | None) -> None:
+        con.execute("UPDATE registry.promotion_proposals SET status = ?, reviewer = ?, reviewed_at = ?, "
+                    "review_notes = ? WHERE proposal_id = ?", [status, reviewer, now_utc(), notes, proposal.proposal_id])
+        proposal.status, proposal.reviewer, proposal.review_notes = status, reviewer, notes
+        proposal.reviewed_at = now_utc()
+
     def _promote(self, proposal: Proposal, reviewer: str, notes: str | None, action: str) -> DecisionOutcome:
         previous = self.registry.champion()
         self.registry.set_champion(proposal.challenger_version, archive=previous)
         try:
             with self.connect() as con, transaction(con):
-                con.execute("UPDATE registry.promotion_proposals SET status = ?, reviewer = ?, reviewed_at = ?, "
-                            "review_notes = ? WHERE proposal_id = ?",
-                            [PROMOTED, reviewer, now_utc(), notes, proposal.proposal_id])
+                self._set_status(con, proposal, PROMOTED, reviewer, notes)
                 audit_id = append_audit(con, action, proposal.challenger_version, proposal.proposal_id, reviewer,
                                         notes, previous)
         except Exception:
             self.registry.set_champion(previous, archive=None)
             raise
-        proposal.status, proposal.reviewer, proposal.review_notes = PROMOTED, reviewer, notes
-        proposal.reviewed_at = now_utc()
         write_proposal_json(self.json_folder, proposal)
         return DecisionOutcome(proposal, action, previous, proposal.challenger_version, audit_id)
 
     def _decline(self, proposal: Proposal, reviewer: str, notes: str | None) -> DecisionOutcome:
         current = self.registry.champion()
         with self.connect() as con, transaction(con):
-            con.execute("UPDATE registry.promotion_proposals SET status = ?, reviewer = ?, reviewed_at = ?, "
-                        "review_notes = ? WHERE proposal_id = ?",
-                        [DECLINED, reviewer, now_utc(), notes, proposal.proposal_id])
+            self._set_status(con, proposal, DECLINED, reviewer, notes)
             audit_id = append_audit(con, "decline", proposal.challenger_version, proposal.proposal_id, reviewer,
                                     notes, current)
-        proposal.status, proposal.reviewer, proposal.review_notes = DECLINED, reviewer, notes
-        proposal.reviewed_at = now_utc()
         write_proposal_json(self.json_folder, proposal)
         return DecisionOutcome(proposal, "decline", current, current, audit_id)
 
@@ -339,8 +414,11 @@ class PromotionDesk:
 def build_desk(storage: Any, warehouse: Any, mlflow: Any) -> PromotionDesk:
     """A desk wired to a data root, a warehouse and an MLflow registry (the three resources)."""
     data = storage.layout
+    from rexai_assets.planning.service import tests_planner
+
     registry = ChampionRegistry(mlflow.client(), promotion_settings())
-    return PromotionDesk(warehouse.connect, registry, data.root / "registry.lock", data.models / "proposals")
+    return PromotionDesk(warehouse.connect, registry, data.root / "registry.lock", data.models / "proposals",
+                         planner=tests_planner(mlflow, data.raw))
 
 
 def desk_from_resources(resources: dict[str, Any] | None = None) -> PromotionDesk:

@@ -27,6 +27,13 @@ retrain_job = dg.define_asset_job(
     description="Gold dataset, training, evaluation, promotion proposal (applied per policy) and sealed bundle.")
 
 
+REEVALUATE_JOB = "reevaluate_job"
+# The challenger waiting for requested tests is judged again on a gold dataset that now holds their results.
+reevaluate_job = dg.define_asset_job(
+    REEVALUATE_JOB, selection=dg.AssetSelection.assets("gold_dataset", "model_evaluation", "promotion_proposal"),
+    description="Re-evaluate the challenger once the experiments a reviewer requested are measured.")
+
+
 def launched_run_config() -> dict:
     """Run config of the runs the loop launches. On one machine they execute in one process: a retrain has
     ~22 steps, and a process per step (the default under `dagster dev`) doubles its time on 2 cores. In

@@ -13,8 +13,8 @@ import dagster as dg
 
 from rexai_assets.hashing import sha256_json
 from rexai_assets.partitions import unknown_partition_keys
-from rexai_assets.loop.jobs import (EXPERIMENTS_JOB, FEEDBACK_JOB, RETRAIN_JOB, RETRAIN_TAG, experiments_job,
-                                    feedback_job, launched_run_config, retrain_job)
+from rexai_assets.loop.jobs import (EXPERIMENTS_JOB, FEEDBACK_JOB, REEVALUATE_JOB, RETRAIN_JOB, RETRAIN_TAG,
+                                    experiments_job, feedback_job, launched_run_config, reevaluate_job, retrain_job)
 from rexai_assets.resources import MlflowTracking, RexaiStorage, Warehouse
 from rexai_assets.warehouse import table_exists
 
@@ -142,6 +142,27 @@ def retrain_failure_sensor(context: dg.RunFailureSensorContext, storage: RexaiSt
                                      trigger=run.tags.get("rexai/trigger"))
     if proposal is not None:
         context.log.info(f"{proposal.proposal_id}: REJECT v{proposal.challenger_version} (failed checks)")
+
+
+def reevaluation_requests(desk, share: float) -> list[dg.RunRequest]:
+    """One re-evaluation per proposal whose requested tests arrived, while its challenger is still the challenger
+    (a newer retrain makes its own proposal); the run key makes it once per proposal."""
+    challenger = desk.registry.version_of(desk.registry.cfg.challenger_alias)
+    return [dg.RunRequest(run_key=f"reevaluate:{p.proposal_id}", job_name=REEVALUATE_JOB, run_config=launched_run_config(),
+                          tags={"rexai/trigger": "requested_tests", "rexai/proposal": p.proposal_id})
+            for p in desk.tests_arrived(share) if p.challenger_version == challenger]
+
+
+@dg.sensor(job=reevaluate_job, minimum_interval_seconds=RETRAIN_INTERVAL_S, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Re-evaluates a challenger once the experiments its reviewer requested are measured.")
+def requested_tests_sensor(context: dg.SensorEvaluationContext, storage: RexaiStorage, warehouse: Warehouse,
+                           mlflow: MlflowTracking):
+    from rexai_assets.evaluation.promotion import build_desk
+    from rexai_assets.planning.config import planning_settings
+
+    requests = reevaluation_requests(build_desk(storage, warehouse, mlflow),
+                                     planning_settings().request_tests.min_measured_share)
+    return requests or dg.SkipReason("no requested tests complete")
 
 
 # Declarative automation (recommendations refresh when a new bundle is sealed) needs a running sensor.

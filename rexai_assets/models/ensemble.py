@@ -113,11 +113,17 @@ class TrainedEnsemble:
 
     def point_predictions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Served values [n, n_targets] (prior + measured correction) and the forest's tree std."""
+        values, spread, _ = self.served_and_members(X)
+        return values, spread
+
+    def served_and_members(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Served values, the forest's tree std and the weighted members' own predictions, from one pass
+        (planning measures the members' disagreement without predicting twice)."""
         X = self._check_width(X)
         preds, spread = self.member_predictions(X)
         prior = np.column_stack([combine(preds, self.weights[t], j, t) for j, t in enumerate(self.target_names)]) \
             if len(X) else np.zeros((0, len(self.target_names)))
-        return self.corrected(X, prior), spread
+        return self.corrected(X, prior), spread, preds
 
     def corrected(self, X: np.ndarray, prior: np.ndarray) -> np.ndarray:
         """Prior values [n, n_targets] plus the measured correction (learned on each target's scale)."""
@@ -130,7 +136,14 @@ class TrainedEnsemble:
 
     def predict(self, X: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
         """{target: {"value", "lo", "hi"}} with 95 % (config `coverage_target`) conformal intervals."""
-        values, spread = self.point_predictions(X)
+        return self.predict_with_members(X)[0]
+
+    def predict_with_members(self, X: np.ndarray) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray]]:
+        """`predict` and the weighted members' predictions [n, n_targets] of the same pass."""
+        values, spread, members = self.served_and_members(X)
+        return self.with_intervals(values, spread), members
+
+    def with_intervals(self, values: np.ndarray, spread: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
         out = {}
         for j, target in enumerate(self.target_names):
             lo, hi = self.intervals[target].interval(values[:, j], spread[:, j], *_bounds(target))

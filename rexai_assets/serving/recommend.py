@@ -41,25 +41,29 @@ For a preset (raw/targets_presets.json):
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence, Union
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
 from rexai_assets.hashing import jsonable
 from rexai_assets import settings
+# Candidates and the preset arithmetic live below the layers that use them (planning plans from the same
+# pool with the same p_meets); re-exported here for serving's callers.
+from rexai_assets.gold.feasible import (Candidates, batch_fits_inventory, inventory_mass,  # noqa: F401
+                                        recipe_records, sample_candidates)
+from rexai_assets.models.predictive import (FIT_TARGETS, RESOURCES, Preset, UnknownPreset,  # noqa: F401
+                                            interval_meets, interval_z, p_meets, preset_from_frame,
+                                            prob_at_least, prob_at_most, requirement_probabilities)
+from rexai_assets.plots import markdown_image  # noqa: F401
 
 SERVING_FILE = "serving.yaml"
-RESOURCES = (("energy_kwh", "max_energy_kwh"), ("water_l", "max_water_l"), ("crew_min", "max_crew_min"))
-FIT_TARGETS = ("rigidity", "tightness")
 OBJECTIVES = ("fit_shortfall", "energy_kwh", "water_l", "crew_min")
-ArrayLike = Union[float, Sequence[float], np.ndarray]
 
 
 class RecommendationSettings(settings.StrictModel):
@@ -109,35 +113,6 @@ def serving_settings() -> ServingSettings:
     return cfg
 
 
-class UnknownPreset(ValueError):
-    """A target name that is not in raw/targets_presets.json; the message lists the valid names."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Presets
-
-
-@dataclass(frozen=True)
-class Preset:
-    name: str
-    rigidity: float
-    tightness: float
-    max_water_l: float
-    max_energy_kwh: float
-    max_crew_min: float
-
-    def cap(self, resource: str) -> float:
-        return float(getattr(self, dict(RESOURCES)[resource]))
-
-
-def preset_from_frame(presets: pd.DataFrame, name: str) -> Preset:
-    names = [str(n) for n in presets["name"]]
-    if name not in names:
-        raise UnknownPreset(f"unknown target {name!r}; valid targets: {', '.join(names)}")
-    row = presets[presets["name"].astype(str) == name].iloc[0]
-    return Preset(name, *(float(row[c]) for c in ("rigidity", "tightness", "max_water_l", "max_energy_kwh", "max_crew_min")))
-
-
 def read_preset_names(raw_dir: Path) -> list[str]:
     """Preset names of raw/targets_presets.json, validated (rows the raw layer rejects are left out)."""
     from rexai_assets.raw.tables import RAW_FILES, load_presets
@@ -146,146 +121,7 @@ def read_preset_names(raw_dir: Path) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Candidates
-
-
-@dataclass
-class Candidates:
-    item_idx: np.ndarray      # [n, slots], -1 = empty
-    item_frac: np.ndarray     # [n, slots]
-    process_idx: np.ndarray   # [n]
-    regolith: np.ndarray      # [n]
-    X: np.ndarray             # [n, n_features] contract order
-    drawn: int                # distinct recipes drawn to find these
-    mass_rejected: int        # of those, rejected because a batch does not fit the inventory
-
-    def __len__(self) -> int:
-        return len(self.process_idx)
-
-
-def batch_fits_inventory(ctx: Any, mass_kg: np.ndarray, item_idx: np.ndarray, item_frac: np.ndarray,
-                         regolith: np.ndarray, batch_kg: float) -> np.ndarray:
-    """True where one batch's mass of every waste item is within that item's inventory mass."""
-    available = np.append(np.asarray(mass_kg, dtype=float), np.inf)   # empty slot -> unlimited
-    idx = np.where(item_idx < 0, len(available) - 1, item_idx)
-    needed = batch_kg * (1.0 - regolith)[:, None] * item_frac
-    return np.all(needed <= available[idx] + 1e-9, axis=1)
-
-
-def inventory_mass(ctx: Any, inventory: pd.DataFrame) -> np.ndarray:
-    return inventory.set_index(inventory["waste_id"].astype(str))["mass_kg"].reindex(list(ctx.waste_ids)).to_numpy(float)
-
-
-def sample_candidates(ctx: Any, inventory: pd.DataFrame, n: int, seed: int, batch_kg: float,
-                      gold_cfg: Any = None) -> Candidates:
-    """`n` distinct candidates whose batch fits the inventory (fewer only if the grid cannot supply them)."""
-    from rexai_assets.gold.candidates import sample_distinct
-    from rexai_assets.gold.contract import gold_settings
-    from rexai_assets.gold.features import features_from_arrays
-
-    gold_cfg = gold_cfg or gold_settings()
-    mass = inventory_mass(ctx, inventory)
-    draw = n
-    arrays, ok = None, None
-    for _ in range(8):
-        try:
-            arrays = sample_distinct(ctx, draw, seed, gold_cfg)
-        except ValueError:  # the grid holds fewer distinct recipes than asked: use what it has
-            draw = int(draw * 0.7)
-            continue
-        ok = batch_fits_inventory(ctx, mass, arrays[0], arrays[1], arrays[3], batch_kg)
-        if ok.sum() >= n or draw >= 20 * n:
-            break
-        draw = int(draw * n / max(ok.sum(), 1) * 1.1) + 64
-    if arrays is None or ok is None:
-        raise ValueError("cannot draw candidate recipes from this inventory and the gold.yaml sampler grid")
-    keep = np.flatnonzero(ok)[:n]
-    item_idx, item_frac, process_idx, regolith = (a[keep] for a in arrays)
-    X = features_from_arrays(ctx, item_idx, item_frac, process_idx, regolith)
-    return Candidates(item_idx, item_frac, process_idx, regolith, X, drawn=len(ok), mass_rejected=int((~ok).sum()))
-
-
-def recipe_records(ctx: Any, cands: Candidates, positions: Sequence[int]) -> list[dict]:
-    """recipe_id, canonical spec and a readable label for the given candidate rows."""
-    from rexai_assets.recipes import Recipe, default_recipe_id
-
-    out = []
-    for i in positions:
-        items = tuple((ctx.waste_ids[k], round(float(f), 6))
-                      for k, f in zip(cands.item_idx[i], cands.item_frac[i]) if k >= 0)
-        process = ctx.process_ids[int(cands.process_idx[i])]
-        regolith = round(float(cands.regolith[i]), 6)
-        recipe_id = default_recipe_id(items, process, regolith)
-        recipe = Recipe(items=items, process_id=process, regolith_frac=regolith, recipe_id=recipe_id)
-        label = " + ".join(f"{w} {f:.0%}" for w, f in items) + f" · {process} · regolith {regolith:.0%}"
-        out.append({"recipe_id": recipe_id, "recipe": recipe.spec(), "label": label})
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Probability of meeting a preset under the served predictive distribution
-
-
-def interval_z(coverage: float) -> float:
-    """The standard normal quantile of (1 + coverage) / 2: 1.96 for a 95 % interval."""
-    from scipy.special import ndtri
-
-    if not 0.0 < coverage < 1.0:
-        raise ValueError(f"coverage must be in (0, 1), got {coverage!r}")
-    return float(ndtri((1.0 + coverage) / 2.0))
-
-
-def prob_at_least(value: ArrayLike, lo: ArrayLike, hi: ArrayLike, threshold: ArrayLike,
-                  coverage: float = 0.95) -> np.ndarray:
-    """P(Y >= threshold) for Y split normal: median `value`, sd `(value - lo) / z` below it and
-    `(hi - value) / z` above it, z = `interval_z(coverage)`, so [lo, hi] is its central `coverage` interval.
-
-    A side of zero width is a point mass at `value` (a zero-width interval gives 1 if value >= threshold,
-    else 0). A value outside [lo, hi] (e.g. bounds clipped to [0, 1] but the value not) is moved to the
-    nearest bound. NaN anywhere gives 0 (the requirement cannot be shown to be met)."""
-    from scipy.special import ndtr
-
-    value, lo, hi, threshold = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (value, lo, hi, threshold)))
-    median = np.minimum(np.maximum(value, lo), hi)
-    gap = threshold - median                            # > 0: the threshold lies above the median
-    below = gap <= 0
-    width = np.maximum(np.where(below, median - lo, hi - median), 0.0)   # the half the threshold falls in
-    spread = width > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = ndtr(-gap * interval_z(coverage) / np.where(spread, width, 1.0))
-    return np.where(spread, p, np.where(below, 1.0, 0.0))
-
-
-def prob_at_most(value: ArrayLike, lo: ArrayLike, hi: ArrayLike, cap: ArrayLike, coverage: float = 0.95) -> np.ndarray:
-    """P(Y <= cap) for the split normal of `prob_at_least` (the same function on -Y)."""
-    return prob_at_least(-np.asarray(value, dtype=float), -np.asarray(hi, dtype=float), -np.asarray(lo, dtype=float),
-                         -np.asarray(cap, dtype=float), coverage)
-
-
-def requirement_probabilities(pred: dict[str, dict[str, np.ndarray]], preset: Preset,
-                              coverage: float = 0.95) -> dict[str, np.ndarray]:
-    """Per requirement of the preset (rigidity, tightness and the three resource caps), P(it is met)."""
-    out = {t: prob_at_least(pred[t]["value"], pred[t]["lo"], pred[t]["hi"], getattr(preset, t), coverage)
-           for t in FIT_TARGETS}
-    out.update({r: prob_at_most(pred[r]["value"], pred[r]["lo"], pred[r]["hi"], preset.cap(r), coverage)
-                for r, _ in RESOURCES})
-    return out
-
-
-def p_meets(pred: dict[str, dict[str, np.ndarray]], preset: Preset, coverage: float = 0.95) -> np.ndarray:
-    """P(a recipe meets every requirement of the preset): the product over the five requirements, i.e.
-    the targets' predictive distributions are treated as independent."""
-    return np.prod(np.vstack(list(requirement_probabilities(pred, preset, coverage).values())), axis=0)
-
-
-def interval_meets(pred: dict[str, dict[str, np.ndarray]], preset: Preset) -> np.ndarray:
-    """True where the whole interval meets the preset: lo >= requirement (rigidity, tightness), hi <= cap."""
-    ok = np.ones(len(pred["rigidity"]["lo"]), dtype=bool)
-    for t in FIT_TARGETS:
-        ok &= np.asarray(pred[t]["lo"], dtype=float) >= getattr(preset, t)
-    for r, _ in RESOURCES:
-        ok &= np.asarray(pred[r]["hi"], dtype=float) <= preset.cap(r)
-    return ok
+# Ranking
 
 
 def ranking_order(meets: np.ndarray, p: np.ndarray, load: np.ndarray, step: float = 0.01) -> np.ndarray:
@@ -566,10 +402,6 @@ def pareto_png(rec: Recommendation) -> bytes:
     fig.savefig(buffer, format="png", dpi=80, metadata={"Software": None})
     plt.close(fig)
     return buffer.getvalue()
-
-
-def markdown_image(png: bytes, alt: str = "plot") -> str:
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
 
 
 def write_outputs(rec: Recommendation, folder: Path) -> dict[str, Path]:

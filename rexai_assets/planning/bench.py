@@ -1,0 +1,384 @@
+"""Active-learning benchmark (a command, not a timed test): `python -m rexai_assets.planning.bench`.
+
+A simulated lab whose truth is a reality of `loop/realities.py` (`make_reality(seed)`), driven through the
+real platform in process (like `rexai_assets_tests/loop_support.py`): per strategy a fresh data root is
+bootstrapped (`rexai run`: simulator prior, champion v1) and fed the same random bootstrap batch of lab
+results, then each round picks `--per-round` recipes, labels them with `reality.measure`, writes DESIGN.md
+experiment records into the inbox, ingests them and retrains (gate and promotion as configured).
+
+Strategies, at equal budgets: `planned` (the experiment plan, planning.yaml), `uncertainty` (top served
+interval width relative to each target's scale; no novelty, no verification, no diversity) and `random`
+(inventory-feasible random recipes). `random` runs `--random-factor` times as many rounds, so "200
+planned vs 600 random" is one run. After every round it prints, for the newest trained model (the
+challenger, whatever the gate decided: the line says), the holdout MAE against
+the noise-free reality per target and each preset's top recommendation's regret in reality (true resource
+load of the chosen recipe minus the best true load among a random pool's recipes meeting the preset; 1 +
+shortfall when the chosen recipe does not meet it). The learning curve is drawn to
+`<data root>/benchmarks/planning/learning_curve.png` (shown in `experiment_plan`'s metadata) with the
+figures in `results.json` beside it. `--small` shrinks sizes only (gold pool, model profile, candidates).
+
+`--latency` instead times `rexai plan-experiments --n 50 --json` in a subprocess on the current data root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+SMALL = {"gold.yaml": {"pool_size": 3000}, "models.yaml": {"profile": "small"},
+         "serving.yaml": {"recommendations": {"candidates": 3000}}}
+STRATEGIES = ("planned", "uncertainty", "random")
+HOLDOUT_N, REFERENCE_N = 1000, 6000
+
+
+@dataclass
+class Lab:
+    """The reality and the fixed yardsticks: a holdout set and a random reference pool with their truth."""
+
+    reality: Any
+    holdout: pd.DataFrame          # features
+    holdout_truth: pd.DataFrame
+    reference_truth: pd.DataFrame  # truth of a random pool (regret's best achievable)
+    presets: pd.DataFrame
+
+
+@dataclass
+class Curve:
+    strategy: str
+    rows: list[dict] = field(default_factory=list)   # one per round: budget, mae per target, regret per preset
+
+
+def make_lab(seed: int, tables: Any) -> Lab:
+    from rexai_assets.contract import feature_names
+    from rexai_assets.gold.candidates import recipe_candidates_pool
+    from rexai_assets.loop.realities import make_reality
+
+    reality = make_reality(seed)
+    names = list(feature_names())
+    holdout = recipe_candidates_pool(tables, size=HOLDOUT_N, seed=seed + 7001)[names].reset_index(drop=True)
+    reference = recipe_candidates_pool(tables, size=REFERENCE_N, seed=seed + 7002)[names].reset_index(drop=True)
+    return Lab(reality, holdout, reality.truth(holdout).reset_index(drop=True),
+               reality.truth(reference).reset_index(drop=True), tables.presets.reset_index(drop=True))
+
+
+def regret(lab: Lab, chosen_truth: pd.Series, preset: pd.Series) -> float:
+    from rexai_assets.loop.realities import meets_preset, resource_load, shortfall
+
+    one = chosen_truth.to_frame().T.astype(float)
+    if not meets_preset(one, preset)[0]:
+        return 1.0 + float(shortfall(one, preset)[0])
+    ok = meets_preset(lab.reference_truth, preset)
+    best = float(resource_load(lab.reference_truth[ok], preset).min()) if ok.any() else 0.0
+    return float(resource_load(one, preset)[0]) - best
+
+
+def measure_model(lab: Lab, tables: Any) -> tuple[dict[str, float], dict[str, float], str]:
+    """(holdout MAE per target, regret per preset, version) of the newest trained model (alias `challenger`):
+    what the experiments taught, whatever the gate then decided about serving it (the round line says)."""
+    from rexai_assets.contract import TARGETS
+    from rexai_assets.gold.features import featurize_recipes
+    from rexai_assets.recipes import parse_recipe
+    from rexai_assets.serving.recommend import recommend
+    from rexai_assets.serving.scorer import load_scorer
+
+    scorer = load_scorer(alias="challenger")
+    pred = scorer.predict(lab.holdout[list(scorer.feature_names)].to_numpy(np.float64))
+    mae = {t: float(np.mean(np.abs(pred[t]["value"] - lab.holdout_truth[t].to_numpy(float)))) for t in TARGETS}
+    regrets = {}
+    for _, preset in lab.presets.iterrows():
+        rec = recommend(tables, str(preset["name"]), scorer, top_n=1)
+        if rec.ranked.empty:
+            regrets[str(preset["name"])] = 2.0  # nothing recommended: worse than any recipe that misses
+            continue
+        recipe = parse_recipe(rec.ranked.iloc[0]["recipe"])
+        truth = lab.reality.truth(featurize_recipes([recipe], tables).reset_index(drop=True)).iloc[0]
+        regrets[str(preset["name"])] = regret(lab, truth, preset)
+    return mae, regrets, str(scorer.version)
+
+
+# ---------------------------------------------------------------------------------------------
+# Choosing, labelling and learning
+
+
+def recipes_frame(recipes: list[Any], tables: Any) -> pd.DataFrame:
+    """recipe_id, process_id, recipe_spec (DESIGN.md JSON) and the features of parsed recipes."""
+    from rexai_assets.gold.features import featurize_recipes
+
+    features = featurize_recipes(recipes, tables).reset_index(drop=True)
+    ids = pd.DataFrame({"recipe_id": [r.recipe_id for r in recipes], "process_id": [r.process_id for r in recipes],
+                        "recipe_spec": [r.to_json() for r in recipes]})
+    return pd.concat([ids, features], axis=1)
+
+
+def random_recipes(tables: Any, n: int, seed: int, exclude: set[str]) -> list[Any]:
+    """`n` inventory-feasible recipes of the serving sampler drawn with `seed`, none in `exclude`."""
+    from rexai_assets.gold.feasible import recipe_records, sample_candidates
+    from rexai_assets.gold.features import feature_context
+    from rexai_assets.planning.config import pool_settings
+    from rexai_assets.recipes import parse_recipe
+
+    ctx = feature_context(tables)
+    cands = sample_candidates(ctx, tables.inventory, n + len(exclude), seed, pool_settings()[1])
+    records = [r for r in recipe_records(ctx, cands, range(len(cands))) if r["recipe_id"] not in exclude]
+    return [parse_recipe(r["recipe"]) for r in records[:n]]
+
+
+def planned_recipes(strategy: str, tables: Any, n: int) -> list[Any]:
+    """The platform's plan (stored, like `rexai plan-experiments`), or the uncertainty-only baseline."""
+    from rexai_assets.paths import layout
+    from rexai_assets.planning.config import MixSettings, planning_settings
+    from rexai_assets.planning.service import load_version, make_plan
+    from rexai_assets.recipes import parse_recipe
+    from rexai_assets.warehouse import WarehouseClient, warehouse_path
+
+    cfg = planning_settings()
+    if strategy == "uncertainty":
+        cfg = cfg.model_copy(update={"mix": MixSettings(explore=1.0, verify=0.0, disagreement=0.0),
+                                     "novelty_weight": 0.0, "min_distance": 0.0})
+    plan = make_plan(WarehouseClient(warehouse_path()), tables, load_version(layout().tracking_uri), n=n, cfg=cfg)
+    return [parse_recipe(e.recipe) for e in plan.experiments]
+
+
+def measured_ids() -> set[str]:
+    from rexai_assets.planning.store import measured_recipes
+    from rexai_assets.warehouse import WarehouseClient, warehouse_path
+
+    with WarehouseClient(warehouse_path()).connect() as con:
+        return {rid for rid, _ in measured_recipes(con)}
+
+
+def feed_and_retrain(platform: Any, lab: Lab, tables: Any, recipes: list[Any], prefix: str, day_offset: int,
+                     seed: int) -> str:
+    """Label `recipes` in reality, log them as one day of lab results, ingest them, retrain and vote; the decision."""
+    from rexai_assets.contract import feature_names
+    from rexai_assets.loop.synthetic import experiment_records, utc_today, write_experiments
+    from rexai_assets.paths import layout
+    from rexai_assets.pipeline import ingest_inbox, run_job
+
+    frame = recipes_frame(recipes, tables)
+    labels = lab.reality.measure(frame[list(feature_names())], np.random.default_rng(seed))
+    records = experiment_records(frame, labels.reset_index(drop=True), utc_today() - timedelta(days=day_offset),
+                                 per_day=max(len(frame), 1), prefix=prefix)
+    write_experiments(layout().ensure(), records)
+    defs, instance = platform
+    steps = ingest_inbox(defs, instance, layout().ensure())
+    if not all(s.success for s in steps):
+        raise RuntimeError(f"ingestion failed: {[s.line() for s in steps]}")
+    if not run_job(defs, "retrain_job", instance, tags={"rexai/trigger": "bench"}).success:
+        return "retrain failed"
+    return second_vote(defs)
+
+
+def second_vote(defs: Any) -> str:
+    """The simulated reviewer: a REVIEW (passed every criterion, improvement under 1 %) is approved, as a person
+    would once measurements decide; a REJECT is never applied. The gate itself is untouched."""
+    from rexai_assets.evaluation.promotion import PENDING, desk_from_resources, fetch_proposals
+
+    desk = desk_from_resources(defs.resources)
+    with desk.connect() as con:
+        proposal = fetch_proposals(con, limit=1)[0]
+    if proposal.status == PENDING and proposal.recommendation == "REVIEW":
+        desk.decide(proposal.proposal_id, "bench:simulated-reviewer", approve=True, notes="benchmark second vote")
+        return f"REVIEW v{proposal.challenger_version} approved"
+    failed = [c["detail"] for c in proposal.criteria if not c["passed"]]
+    return f"{proposal.recommendation} v{proposal.challenger_version} {proposal.status}" + (f" ({failed[0]})" if failed else "")
+
+
+def run_strategy(strategy: str, lab_seed: int, rounds: int, per_round: int, bootstrap: int) -> Curve:
+    """A fresh platform (the current data root), the shared bootstrap batch, then `rounds` rounds of `strategy`;
+    the champion measured after each."""
+    import dagster as dg
+
+    from rexai_assets.definitions import build_definitions
+    from rexai_assets.paths import layout
+    from rexai_assets.pipeline import run_platform
+    from rexai_assets.raw.tables import load_raw_tables
+
+    platform = (build_definitions(), dg.DagsterInstance.get())
+    outcome = run_platform(*platform, trigger="bench")
+    if not outcome.success:
+        raise RuntimeError(f"{strategy}: bootstrap failed: {[s.line() for s in outcome.steps if not s.success]}")
+    tables = load_raw_tables(layout().raw)
+    lab = make_lab(lab_seed, tables)
+    curve = Curve(strategy)
+    total_days = rounds + 2
+    first = random_recipes(tables, bootstrap, lab_seed + 11, set())  # the same batch for every strategy
+    decision = feed_and_retrain(platform, lab, tables, first, "boot", total_days, lab_seed)
+    for r in range(rounds + 1):
+        if r > 0:
+            recipes = (random_recipes(tables, per_round, lab_seed + 100 + r, measured_ids()) if strategy == "random"
+                       else planned_recipes(strategy, tables, per_round))
+            decision = feed_and_retrain(platform, lab, tables, recipes, f"{strategy}-r{r}", total_days - r,
+                                        lab_seed * 1000 + r)
+        mae, regrets, version = measure_model(lab, tables)
+        row = {"round": r, "budget": r * per_round, "model": version, "decision": decision, "mae": mae,
+               "regret": regrets}
+        curve.rows.append(row)
+        print(round_line(strategy, row), flush=True)
+    return curve
+
+
+def round_line(strategy: str, row: dict) -> str:
+    mae = " ".join(f"{t} {v:.4g}" for t, v in row["mae"].items())
+    regret_text = " ".join(f"{p} {v:.3f}" for p, v in row["regret"].items())
+    return (f"{strategy:<11} round {row['round']:>2} ({row['budget']:>4} lab results + bootstrap; model "
+            f"v{row['model']}, {row['decision']}): MAE {mae} | regret {regret_text} "
+            f"(mean {np.mean(list(row['regret'].values())):.3f})")
+
+
+def normalised_mae(row: dict, scale: dict[str, float]) -> float:
+    """Mean over targets of MAE / the target's standard deviation in reality (unit-free)."""
+    return float(np.mean([row["mae"][t] / scale[t] for t in row["mae"]]))
+
+
+def learning_curve_png(curves: list[Curve], scale: dict[str, float]) -> bytes:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    for curve in curves:
+        budget = [r["budget"] for r in curve.rows]
+        axes[0].plot(budget, [normalised_mae(r, scale) for r in curve.rows], marker="o", label=curve.strategy)
+        axes[1].plot(budget, [np.mean(list(r["regret"].values())) for r in curve.rows], marker="o", label=curve.strategy)
+    axes[0].set_ylabel("holdout MAE / target sd in reality (mean over targets)")
+    axes[1].set_ylabel("mean regret of the top recommendation per preset")
+    for ax in axes:
+        ax.set_xlabel("lab experiments after the bootstrap batch")
+        ax.legend()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80, metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def goals(curves: dict[str, Curve], per_round: int, rounds: int, factor: int) -> dict[str, Any]:
+    """The issue's two goals, measured: planned at `rounds` rounds against random at `factor` x the budget
+    (MAE within 10 % per target) and against random at the same budget (mean regret)."""
+    planned, random = curves["planned"].rows[rounds], curves["random"].rows
+    far = random[min(rounds * factor, len(random) - 1)]
+    within = {t: planned["mae"][t] <= 1.10 * far["mae"][t] for t in planned["mae"]}
+    same = random[rounds]
+    return {"planned_budget": rounds * per_round, "random_budget": far["budget"],
+            "mae_within_10pct": within, "targets_within": int(sum(within.values())),
+            "planned_mean_regret": float(np.mean(list(planned["regret"].values()))),
+            "random_mean_regret_same_budget": float(np.mean(list(same["regret"].values())))}
+
+
+# Locations that would otherwise outlive a strategy's data root: MLflow exports the tracking URI it is given
+# to the environment, so the next strategy would register its models in the previous one's registry.
+LOCATION_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "REXAI_WAREHOUSE_PATH", "REXAI_IO_BASE")
+
+
+@contextmanager
+def located_by_data_root() -> Iterator[None]:
+    """Every location derived from REXAI_DATA_ROOT inside the block; the variables are restored after it."""
+    saved = {key: os.environ.pop(key, None) for key in LOCATION_ENV}
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None)
+            if value is not None:
+                os.environ[key] = value
+
+
+def run_benchmark(rounds: int, per_round: int, bootstrap: int, random_factor: int, seed: int, small: bool,
+                  strategies: tuple[str, ...] = STRATEGIES, out_root: Path | None = None) -> dict[str, Any]:
+    """Every strategy on its own platform; the curves, the goals and the learning-curve PNG (written)."""
+    from rexai_assets.atomic import write_bytes_atomic, write_text_atomic
+    from rexai_assets.ops.checks_run import platform_environment, small_config_dir
+    from rexai_assets.paths import layout
+    from rexai_assets.pipeline import ensure_dagster_home
+
+    out = Path(out_root or layout().root) / "benchmarks" / "planning"
+    curves: dict[str, Curve] = {}
+    with tempfile.TemporaryDirectory(prefix="rexai-planning-bench-") as tmp:
+        config = small_config_dir(Path(tmp) / "config", SMALL) if small else None
+        for strategy in strategies:
+            root = Path(tmp) / strategy
+            # Each strategy is a fresh deployment: its own data root, Dagster home and registry.
+            with platform_environment(root / "data", root / "dagster_home", config), located_by_data_root():
+                ensure_dagster_home()
+                curves[strategy] = run_strategy(strategy, seed, rounds * (random_factor if strategy == "random" else 1),
+                                                per_round, bootstrap)
+    scale = {t: float(v) for t, v in make_lab_scale(seed).items()}
+    result = {"settings": {"rounds": rounds, "per_round": per_round, "bootstrap": bootstrap, "seed": seed,
+                           "random_factor": random_factor, "small": small},
+              "target_scale": scale, "curves": {s: c.rows for s, c in curves.items()}}
+    if "planned" in curves and "random" in curves:
+        result["goals"] = goals(curves, per_round, rounds, random_factor)
+    write_bytes_atomic(out / "learning_curve.png", learning_curve_png(list(curves.values()), scale))
+    write_text_atomic(out / "results.json", json.dumps(result, indent=2))
+    return result
+
+
+def make_lab_scale(seed: int) -> pd.Series:
+    """Standard deviation of each target in reality over the holdout (normalises MAE across targets)."""
+    from rexai_assets.paths import SHIPPED_RAW_DIR
+    from rexai_assets.raw.tables import load_raw_tables
+
+    return make_lab(seed, load_raw_tables(SHIPPED_RAW_DIR)).holdout_truth.std()
+
+
+def latency(n: int) -> int:
+    """Wall time of `rexai plan-experiments --n N --json` in a subprocess, start-up included."""
+    from rexai_assets.serving.bench import rexai_command
+
+    started = time.perf_counter()
+    done = subprocess.run([*rexai_command(), "plan-experiments", "--n", str(n), "--json"], capture_output=True,
+                          text=True, env=os.environ.copy())
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        print(f"`rexai plan-experiments` failed: {done.stderr.strip()}")
+        return 1
+    from rexai_assets.planning.config import pool_settings
+
+    print(f"`rexai plan-experiments --n {n} --json` over {pool_settings()[0]} candidates (subprocess, start-up "
+          f"included): {wall:.2f} s wall (target <= 5 s: {'OK' if wall <= 5 else 'MISSED'})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rexai_assets.planning.bench")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--per-round", type=int, default=50)
+    parser.add_argument("--bootstrap", type=int, default=150,
+                        help="random lab results every strategy starts from (enough for measurements to decide the gate)")
+    parser.add_argument("--random-factor", type=int, default=3, help="random runs this many times the rounds")
+    parser.add_argument("--seed", type=int, default=1, help="the reality (loop/realities.py make_reality)")
+    parser.add_argument("--small", action="store_true", help="small sizes (gold pool, model profile, candidates)")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument("--latency", action="store_true", help="only time `rexai plan-experiments` on this data root")
+    args = parser.parse_args(argv)
+    if args.latency:
+        return latency(args.per_round)
+    result = run_benchmark(args.rounds, args.per_round, args.bootstrap, args.random_factor, args.seed, args.small,
+                           tuple(s for s in args.strategies.split(",") if s))
+    if "goals" in result:
+        g = result["goals"]
+        print(f"goal 1: {g['planned_budget']} planned vs {g['random_budget']} random: MAE within 10 % on "
+              f"{g['targets_within']} of 5 targets {g['mae_within_10pct']} (target >= 4)")
+        print(f"goal 2: mean regret {g['planned_mean_regret']:.3f} planned vs {g['random_mean_regret_same_budget']:.3f} "
+              f"random at {g['planned_budget']} (target: planned lower)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""`plan_experiments` on a small real ensemble: the mix, exclusions, diversity, verification and disagreement;
+and the command's one-line errors."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rexai_assets.planning.config import planning_settings
+from rexai_assets.planning.plan import PlanningError, plan_experiments
+
+POOL = (3000, 50.0)
+
+
+@pytest.fixture(scope="module")
+def setting():
+    from rexai_assets.models.predictive import preset_from_frame
+    from rexai_assets.raw.tables import load_raw_tables
+    from rexai_assets.serving.testing import small_ensemble, small_gold
+
+    tables = load_raw_tables(Path(__file__).resolve().parents[1] / "data" / "raw")
+    gold = small_gold(tables, size=400)
+    presets = [preset_from_frame(tables.presets, str(n)) for n in tables.presets["name"]]
+    return tables, small_ensemble(gold, autoencoder=False), small_ensemble(gold, autoencoder=False, seed=9), presets
+
+
+def features_of(plan, tables):
+    from rexai_assets.gold.features import featurize_recipes
+    from rexai_assets.recipes import parse_recipe
+
+    return featurize_recipes([parse_recipe(e.recipe) for e in plan.experiments], tables).to_numpy(float)
+
+
+def test_mix_diversity_and_verification(setting):
+    tables, model, _, presets = setting
+    cfg = planning_settings()
+    plan = plan_experiments(tables, model, "7", [], set(), cfg, 20, presets, pool_size=POOL)
+    purposes = Counter(e.purpose.split(":")[0] for e in plan.experiments)
+    # One member only: no disagreement to measure, its share goes to explore (10 + 4), verify 6 over 4 presets.
+    assert purposes == {"explore": 14, "verify": 6} and plan.model_version == "7"
+    assert len({e.recipe_id for e in plan.experiments}) == 20
+    verify = [e for e in plan.experiments if e.purpose.startswith("verify:")]
+    assert {e.purpose.split(":")[1] for e in verify} == {p.name for p in presets}
+    assert all(0.0 <= e.acquisition <= 1.0 for e in verify)
+    # No two picks closer than min_distance in the pool's standardised feature space.
+    from rexai_assets.gold.feasible import sample_candidates
+    from rexai_assets.gold.features import feature_context
+    from rexai_assets.planning import acquisition as acq
+
+    X = sample_candidates(feature_context(tables), tables.inventory, POOL[0], cfg.seed, POOL[1]).X
+    Z = acq.standardise(features_of(plan, tables), acq.standardiser(X))
+    gaps = np.linalg.norm(Z[:, None] - Z[None, :], axis=2)[np.triu_indices(len(Z), 1)]
+    assert gaps.min() >= cfg.min_distance
+
+
+def test_measured_and_planned_recipes_are_never_planned_again(setting):
+    tables, model, _, presets = setting
+    cfg = planning_settings()
+    first = plan_experiments(tables, model, "7", [], set(), cfg, 12, presets, pool_size=POOL)
+    measured = [(e.recipe_id, '{"bad": "spec"}') for e in first.experiments[:6]]           # by logged id
+    measured += [("LAB-" + str(i), json_spec(e.recipe)) for i, e in enumerate(first.experiments[6:9])]  # by spec
+    planned = {e.recipe_id for e in first.experiments[9:]}
+    second = plan_experiments(tables, model, "7", measured, planned, cfg, 12, presets, pool_size=POOL)
+    assert not {e.recipe_id for e in first.experiments} & {e.recipe_id for e in second.experiments}
+
+
+def json_spec(recipe: dict) -> str:
+    import json
+
+    return json.dumps({k: v for k, v in recipe.items() if k != "recipe_id"})
+
+
+def test_disagreement_with_a_rival_picks_where_the_two_models_differ(setting):
+    tables, model, rival, presets = setting
+    plan = plan_experiments(tables, model, "1", [], set(), planning_settings(), 8, presets,
+                            mix={"disagreement": 1.0}, rival=rival, pool_size=POOL)
+    assert {e.purpose for e in plan.experiments} == {"disagreement"}
+    from rexai_assets.gold.feasible import sample_candidates
+    from rexai_assets.gold.features import feature_context
+
+    pool = sample_candidates(feature_context(tables), tables.inventory, POOL[0], planning_settings().seed, POOL[1]).X
+    pa, pb = model.predict(pool), rival.predict(pool)
+    scale = {t: pa[t]["value"].std() for t in pa}   # each target's spread over the pool: unit-free
+
+    def gap(x, y):
+        return np.mean([np.abs(x[t]["value"] - y[t]["value"]) / scale[t] for t in x], axis=0)
+
+    X = features_of(plan, tables)
+    assert gap(model.predict(X), rival.predict(X)).min() > np.quantile(gap(pa, pb), 0.9)
+
+
+def test_bad_requests(setting):
+    tables, model, _, presets = setting
+    with pytest.raises(PlanningError, match="at least 1"):
+        plan_experiments(tables, model, "1", [], set(), planning_settings(), 0, presets, pool_size=POOL)
+
+
+def test_command_errors_are_one_line(capsys, tmp_path):
+    from rexai_assets.cli import main
+
+    assert main(["plan-experiments", "--n", "0"]) == 1
+    assert capsys.readouterr().err.strip() == "rexai plan-experiments: --n must be at least 1"
+    assert main(["plan-experiments", "--sheet", str(tmp_path / "plan.txt")]) == 1
+    assert capsys.readouterr().err.strip() == f"rexai plan-experiments: {tmp_path / 'plan.txt'}: the lab sheet is a .csv file"
+    assert main(["plan-experiments"]) == 1
+    assert capsys.readouterr().err.strip() == ("rexai plan-experiments: no champion yet: plans are made from a "
+                                               "trained model (run `rexai run` first)")
+    assert not (tmp_path / "plan.txt").exists()

@@ -1,0 +1,93 @@
+"""Planning's plain functions: acquisition scores, the diverse pick, quotas, the plan store and the sheet."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rexai_assets.planning import acquisition as acq
+from rexai_assets.planning import store
+from rexai_assets.warehouse import WarehouseClient
+
+
+def test_nearest_distance_matches_brute_force_across_blocks():
+    rng = np.random.default_rng(0)
+    Z, ref = rng.normal(size=(acq.BLOCK + 37, 4)), rng.normal(size=(50, 4))
+    brute = np.sqrt(((Z[:, None, :] - ref[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+    assert np.allclose(acq.nearest_distance(Z, ref), brute)
+    assert np.isinf(acq.nearest_distance(Z[:3], ref[:0])).all()
+
+
+def test_explore_is_relative_to_each_target_scale_and_boosted_by_novelty():
+    pred = {"a": {"value": np.array([0.5, 0.5]), "lo": np.array([0.4, 0.45]), "hi": np.array([0.6, 0.55])},
+            "b": {"value": np.array([10.0, 10.0]), "lo": np.array([9.0, 0.0]), "hi": np.array([11.0, 20.0])}}
+    scales = {"a": 0.1, "b": 10.0}
+    plain = acq.explore_scores(pred, scales, np.zeros(2), novelty_weight=1.0)
+    # row 0: (0.2/0.1 + 2/10)/2 = 1.1; row 1: (0.1/0.1 + 20/10)/2 = 1.5
+    assert plain == pytest.approx([1.1, 1.5])
+    assert acq.explore_scores(pred, scales, np.array([2.0, 0.0]), 1.0) == pytest.approx([3.3, 1.5])
+
+
+def test_disagreement_needs_two_predictions_and_uses_scales():
+    a, b = np.array([[0.0, 0.0], [1.0, 10.0]]), np.array([[0.0, 0.0], [0.0, 0.0]])
+    assert acq.disagreement_scores([a, b], {"x": 1.0, "y": 10.0}) == pytest.approx([0.0, 0.5])
+    with pytest.raises(ValueError):
+        acq.disagreement_scores([a], {"x": 1.0, "y": 1.0})
+
+
+def test_quotas_sum_to_total_by_largest_remainder():
+    assert acq.quotas(10, {"explore": 0.5, "verify": 0.3, "disagreement": 0.2}) == {
+        "explore": 5, "verify": 3, "disagreement": 2}
+    q = acq.quotas(7, {"a": 1, "b": 1, "c": 1})
+    assert sum(q.values()) == 7 and sorted(q.values()) == [2, 2, 3]
+
+
+def test_diverse_pick_keeps_min_distance_and_skips_ineligible():
+    # Three near-duplicates with the best scores, one far recipe, one ineligible best.
+    Z = np.array([[0.0, 0.0], [0.01, 0.0], [0.0, 0.02], [3.0, 3.0], [6.0, 6.0]])
+    scores = np.array([0.9, 0.95, 0.93, 0.5, 1.0])
+    eligible = np.array([True, True, True, True, False])
+    picked: list[int] = []
+    chosen = acq.diverse_pick(scores, Z, 3, 0.5, picked, eligible, shortlist=10)
+    assert chosen == [1, 3] and picked == [1, 3]   # only two recipes are far enough apart
+    # Without a minimum distance it is plain top-k, never the same recipe twice.
+    assert acq.diverse_pick(scores, Z, 3, 0.0, [], eligible, shortlist=10) == [1, 2, 0]
+
+
+def test_store_marks_planned_rows_measured_and_reports_the_open_plan(tmp_path: Path):
+    client = WarehouseClient(tmp_path / "w.duckdb")
+    experiments = [store.PlannedExperiment(f"R-{i}", {"items": [], "process_id": "P01", "regolith_frac": 0.0},
+                                           "explore", 0.5, {}) for i in range(3)]
+    plan = store.Plan("PL-1", "4", store.now_utc(), experiments, "sha")
+    assert store.open_plan_status(client) is None
+    with client.transaction() as con:
+        store.insert_plan(con, plan)
+        assert store.planned_ids(con) == {"R-0", "R-1", "R-2"}
+        assert store.sync_measured(con) == 0   # no observations table yet
+        con.execute("CREATE SCHEMA observations; CREATE TABLE observations.experiment_runs (recipe_id VARCHAR)")
+        con.execute("INSERT INTO observations.experiment_runs VALUES ('R-1'), ('R-9')")
+    assert store.open_plan_status(client) == {"plan_id": "PL-1", "model_version": "4", "planned": 3, "measured": 1}
+    with client.transaction() as con:
+        assert store.sync_measured(con) == 0  # already marked: one place, idempotent
+        assert store.planned_ids(con) == {"R-0", "R-2"} and store.plan_progress(con, "PL-1") == (3, 1)
+        con.execute("INSERT INTO observations.experiment_runs VALUES ('R-0'), ('R-2')")
+    assert store.open_plan_status(client) is None   # everything measured: no open plan
+
+
+def test_lab_sheet_rows_are_experiment_records_with_identity_only():
+    from rexai_assets.planning.report import SHEET_COLUMNS, lab_sheet
+
+    recipe = {"recipe_id": "R-1", "items": [{"waste_id": "W001", "mass_frac": 1.0}], "process_id": "P01",
+              "regolith_frac": 0.1}
+    plan = store.Plan("PL-9", "2", store.now_utc(), [store.PlannedExperiment("R-1", recipe, "explore", 1.0, {})], "s")
+    (row,) = lab_sheet(plan)
+    assert list(row) == list(SHEET_COLUMNS)
+    assert row["experiment_id"] == "PL-9-001" and row["recipe_id"] == "R-1" and row["process_id"] == "P01"
+    assert json.loads(row["recipe_spec"]) == recipe
+    assert all(row[c] == "" for c in ("raw_measurements", "started_at", "finished_at", "verdict", "environment"))
+    doc = plan.document()
+    assert list(doc) == ["plan_id", "model_version", "experiments"]
+    assert list(doc["experiments"][0]) == ["recipe_id", "recipe", "purpose", "acquisition", "prediction"]
