@@ -1,4 +1,4 @@
-"""`rexai proposals`, `rexai approve`, `rexai rollback`: the second vote (`rexai status` is in cli/status.py)."""
+"""`rexai proposals` (`show ID`: cli/review.py), `rexai approve`, `rexai rollback`: the second vote (`rexai status` is in cli/status.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 
 from rexai_assets.cli import CommandError
+from rexai_assets.cli.review import add_show
 
 def _desk():
     from rexai_assets.evaluation.promotion import desk_from_resources
@@ -70,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     proposals.add_argument("--limit", type=int, default=20)
     proposals.add_argument("--json", action="store_true")
     proposals.set_defaults(handler=cmd_proposals)
+    add_show(proposals)
 
     approve = subparsers.add_parser("approve", help="the second vote on a proposal (approve, or --reject)")
     approve.add_argument("proposal_id")
