@@ -52,7 +52,7 @@ def production(tmp_path):
 
 def test_status_fits_on_one_screen(production, capsys, monkeypatch):
     plans = types.ModuleType("rexai_assets.planning.plans")
-    plans.open_plan_status = lambda: "PLAN-7: 12 experiments, 5 measured"
+    plans.open_plan_status = lambda: "PLAN-7: 12 experiments, 5 measured\nby purpose: 8 learn, 4 verify\nnext: E3\nmore"
     monkeypatch.setitem(sys.modules, "rexai_assets.planning", types.ModuleType("rexai_assets.planning"))
     monkeypatch.setitem(sys.modules, "rexai_assets.planning.plans", plans)
     assert rexai(["status"]) == 0
@@ -66,7 +66,7 @@ def test_status_fits_on_one_screen(production, capsys, monkeypatch):
     assert "pending proposals: 8" in lines and "  … 3 more (rexai proposals --pending)" in lines
     assert any(line.startswith("last retrain: none") for line in lines)
     assert any(line.startswith("pii path: ") for line in lines)
-    assert lines[-1] == "open plan: PLAN-7: 12 experiments, 5 measured"
+    assert lines[-3:] == ["open plan: PLAN-7: 12 experiments, 5 measured", "  by purpose: 8 learn, 4 verify", "  next: E3"]
     assert not any("dataset_hash" in line or "ensemble.golden" in line for line in lines)
 
 

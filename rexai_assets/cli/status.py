@@ -11,6 +11,7 @@ from rexai_assets.cli.promotion import active_pii_path
 
 LINEAGE_TAGS = ("dataset_hash", "config_hash", "feature_order_hash", "model_hash")
 MAX_PENDING_LINES = 5
+MAX_PLAN_LINES = 3  # the planning module's summary, cut so the screen stays one screen
 SLICES = ("measured", "simulated")  # the champion's golden slices, the measured one first
 
 
@@ -129,9 +130,8 @@ def status_lines(status: Mapping[str, Any], pending: Sequence[Any], verbose: boo
     if len(shown) < len(pending):
         lines.append(f"  … {len(pending) - len(shown)} more (rexai proposals --pending)")
     lines += [retrain_line(status["last_retrain"]), f"pii path: {status['pii_path']}"]
-    if status.get("open_plan"):
-        lines.append(f"open plan: {status['open_plan']}")
-    return lines
+    plan = str(status.get("open_plan") or "").splitlines()[:MAX_PLAN_LINES]
+    return lines + [f"open plan: {line}" if i == 0 else f"  {line}" for i, line in enumerate(plan)]
 
 
 def cmd_status(args: argparse.Namespace) -> int:
