@@ -8,10 +8,8 @@ import pytest
 from rexai_assets.models import registry
 from rexai_assets.models.config import models_config
 from rexai_assets.models.ensemble import train_ensemble
-from rexai_assets.models.serving import load_predictor
 from rexai_assets.models.synthetic import make_synthetic_gold, synthetic_heuristic
 from rexai_assets.models.tracking import track_and_register
-from rexai_assets.recipes import Recipe
 from rexai_assets.resources import MlflowTracking
 
 
@@ -101,41 +99,22 @@ def test_load_by_alias_promote_and_refuse_mismatch(model, gold, cfg, tracking, t
     assert client.get_model_version("rexai", first.version).tags["archived"] == "false"
 
 
-def _fake_featurize(gold):
-    """Recipes whose id names a golden row -> that row's features (stands in for featurize_recipes)."""
-    golden = gold.split_frame("golden").set_index("recipe_id")
-
-    def featurize(recipes, tables):
-        return golden.loc[[r.recipe_id for r in recipes], list(gold.feature_names)]
-
-    return featurize
-
-
 def test_serving_degrades_to_heuristic_then_uses_champion(model, gold, cfg, tracking, tmp_path):
-    ids = list(gold.split_frame("golden")["recipe_id"][:3])
-    recipes = [Recipe((("W001", 1.0),), "P01", 0.0, rid) for rid in ids]
-    predictor = load_predictor(tracking, tables=None, expected_feature_order_hash=gold.feature_order_hash,
-                               featurize=_fake_featurize(gold), heuristic=synthetic_heuristic)
-    out = predictor.predict_recipes(recipes)
-    assert [o["recipe_id"] for o in out] == ids
-    assert all(o["source"] == "heuristic" and o["model_version"] is None for o in out)
-    features = _fake_featurize(gold)(recipes, None)
-    expected = synthetic_heuristic(features)
-    assert out[0]["prediction"]["crew_min"]["value"] == pytest.approx(expected["crew_min"].iloc[0])
-    band = models_config().heuristic_interval
-    value = out[1]["prediction"]["energy_kwh"]["value"]
-    assert out[1]["prediction"]["energy_kwh"]["hi"] == pytest.approx(value * (1 + band.relative))
-    json.dumps(out)  # JSON-ready
+    from rexai_assets.serving.scorer import ServingError, load_scorer
+
+    assert load_scorer(tracking).source == "heuristic"  # no champion: degraded mode, said so
     record = track_and_register(model, tracking, tmp_path / "models", cfg)
     registry.promote_to_champion(tracking.client(), record.version)
-    predictor = load_predictor(tracking, tables=None, expected_feature_order_hash=gold.feature_order_hash,
-                               featurize=_fake_featurize(gold), heuristic=synthetic_heuristic)
-    out = predictor.predict_recipes(recipes)
-    assert all(o["source"] == "model" and o["model_version"] == record.version for o in out)
-    direct = model.predict(features.to_numpy())
-    for i in range(3):
-        for key in ("value", "lo", "hi"):
-            assert out[i]["prediction"]["water_l"][key] == pytest.approx(direct["water_l"][key][i])
-    assert predictor.predict_recipes([]) == []
+    X = gold.X("golden")[:3]
+    # The synthetic model's features are not the platform's contract: serving refuses it, with the reason.
+    with pytest.raises(ServingError, match="feature contract"):
+        load_scorer(tracking)
+    champion, version = registry.load_model_by_alias(tracking, alias="champion",
+                                                     expected_feature_order_hash=gold.feature_order_hash)
+    assert str(version.version) == str(record.version)
+    direct = model.predict(X)
+    served = champion.predict(X)
+    for key in ("value", "lo", "hi"):
+        assert np.array_equal(served["water_l"][key], direct["water_l"][key])
     with pytest.raises(registry.FeatureContractMismatch):
-        load_predictor(tracking, tables=None, expected_feature_order_hash="f" * 64, featurize=_fake_featurize(gold))
+        registry.load_model_by_alias(tracking, alias="champion", expected_feature_order_hash="f" * 64)

@@ -90,19 +90,38 @@ class FeatureContext:
         return pd.Index(self.process_ids).get_indexer(pd.Series(ids, dtype=object).astype(str))
 
 
-def feature_context(tables, contract: FeatureContract | None = None) -> FeatureContext:
-    """Lookup tables for `tables` (a `rexai_assets.raw.tables.RawTables`)."""
-    contract = contract or load_contract()
-    inventory = tables.inventory.sort_values("waste_id").reset_index(drop=True)
-    waste_ids = tuple(inventory["waste_id"].astype(str))
-    materials = tables.materials
-    shares = (materials.pivot_table(index="waste_id", columns="family", values="share", aggfunc="sum")
+def family_shares(tables, waste_ids: tuple[str, ...], contract: FeatureContract) -> pd.DataFrame:
+    """Share of each raw material family per waste item (rows in `waste_ids` order); every family mapped."""
+    shares = (tables.materials.pivot_table(index="waste_id", columns="family", values="share", aggfunc="sum")
               .reindex(index=list(waste_ids)).fillna(0.0))
     group_of = {raw: group for group, raws in contract.families.items() for raw in raws}
     unmapped = sorted(set(shares.columns) - set(group_of))
     if unmapped:
         raise ContractError(f"feature_contract.yaml: material family {unmapped[0]!r} of waste_materials "
                             f"is in no feature family")
+    return shares
+
+
+def property_columns(tables, shares: pd.DataFrame, dry: np.ndarray) -> dict[str, np.ndarray]:
+    """Per data-sheet property: the dry mass share it covers and the mass-weighted sum; and any coverage."""
+    props = tables.family_properties.reindex(columns=list(PROPERTY_COLUMNS))
+    n = len(shares)
+    columns: dict[str, np.ndarray] = {}
+    for prop in PROPERTY_COLUMNS:
+        values = props[prop].dropna()
+        covered = [f for f in values.index if f in shares.columns]
+        mass = shares[covered].to_numpy() * dry[:, None] if covered else np.zeros((n, 0))
+        columns[f"cov_{prop}"] = mass.sum(axis=1)
+        columns[f"sum_{prop}"] = (mass * values[covered].to_numpy()[None, :]).sum(axis=1) if covered else np.zeros(n)
+    families = [f for f in props.dropna(how="all").index if f in shares.columns]
+    columns["cov_any"] = sum((dry * shares[f].to_numpy() for f in families), np.zeros(n))
+    return columns
+
+
+def item_columns(tables, inventory: pd.DataFrame, waste_ids: tuple[str, ...],
+                 contract: FeatureContract) -> dict[str, np.ndarray]:
+    """Per waste item, the per-kg quantities the recipe features mix: families, water, flags, properties."""
+    shares = family_shares(tables, waste_ids, contract)
     dry = 1.0 - inventory["moisture_pct"].to_numpy(float) / 100.0
     columns: dict[str, np.ndarray] = {}
     for group, raws in contract.families.items():
@@ -114,46 +133,46 @@ def feature_context(tables, contract: FeatureContract | None = None) -> FeatureC
     for name, flag in contract.flags.items():
         columns[name] = flags.map(lambda fs, flag=flag: flag in fs).to_numpy(float)
     columns["volume"] = (inventory["volume_m3"] / inventory["mass_kg"]).to_numpy(float)
-    props = tables.family_properties.reindex(columns=list(PROPERTY_COLUMNS))
-    any_cover = np.zeros(len(waste_ids))
-    for prop in PROPERTY_COLUMNS:
-        values = props[prop].dropna()
-        covered = [f for f in values.index if f in shares.columns]
-        mass = shares[covered].to_numpy() * dry[:, None] if covered else np.zeros((len(waste_ids), 0))
-        columns[f"cov_{prop}"] = mass.sum(axis=1)
-        columns[f"sum_{prop}"] = (mass * values[covered].to_numpy()[None, :]).sum(axis=1) if covered else np.zeros(len(waste_ids))
-    for family in props.dropna(how="all").index:
-        if family in shares.columns:
-            any_cover += dry * shares[family].to_numpy()
-    columns["cov_any"] = any_cover
-    item_columns = tuple(columns)
-    table = np.column_stack([columns[c] for c in item_columns])
-    table = np.vstack([table, np.zeros((1, table.shape[1]))])
+    columns.update(property_columns(tables, shares, dry))
+    return columns
 
+
+def regolith_constants(tables, contract: FeatureContract) -> tuple[pd.Series, float, float]:
+    """MGS-1 oxide fractions, their volatile share, and the regolith density (kg/m3)."""
+    oxides = tables.oxides.set_index("oxide")["wt_percent"].astype(float) / 100.0
+    unknown_volatile = [o for o in contract.volatile_oxides if o not in oxides.index]
+    if unknown_volatile:
+        raise ContractError(f"feature_contract.yaml: volatile oxide {unknown_volatile[0]} is not in mgs1_oxides")
+    volatile = float(oxides[oxides.index.isin(contract.volatile_oxides)].sum())
+    props_mgs = tables.mgs1_properties.set_index("property")["value"]
+    if contract.regolith_density_property not in props_mgs.index:
+        raise ContractError(f"feature_contract.yaml: mgs1_properties has no {contract.regolith_density_property!r}")
+    return oxides, volatile, float(props_mgs[contract.regolith_density_property]) * 1000.0
+
+
+def feature_context(tables, contract: FeatureContract | None = None) -> FeatureContext:
+    """Lookup tables for `tables` (a `rexai_assets.raw.tables.RawTables`)."""
+    contract = contract or load_contract()
+    inventory = tables.inventory.sort_values("waste_id").reset_index(drop=True)
+    waste_ids = tuple(inventory["waste_id"].astype(str))
+    columns = item_columns(tables, inventory, waste_ids, contract)
+    table = np.column_stack(list(columns.values()))
+    table = np.vstack([table, np.zeros((1, table.shape[1]))])
     processes = tables.processes.set_index("process_id")
     missing = [p for p in contract.processes if p not in processes.index]
     if missing:
         raise ContractError(f"feature_contract.yaml: process {missing[0]} is not in process_catalog")
     processes = processes.loc[list(contract.processes)]
-
-    oxides = tables.oxides.set_index("oxide")["wt_percent"].astype(float) / 100.0
-    unknown_volatile = [o for o in contract.volatile_oxides if o not in oxides.index]
-    if unknown_volatile:
-        raise ContractError(f"feature_contract.yaml: volatile oxide {unknown_volatile[0]} is not in mgs1_oxides")
-    volatile = oxides[oxides.index.isin(contract.volatile_oxides)].sum()
-    props_mgs = tables.mgs1_properties.set_index("property")["value"]
-    if contract.regolith_density_property not in props_mgs.index:
-        raise ContractError(f"feature_contract.yaml: mgs1_properties has no {contract.regolith_density_property!r}")
-    density_kg_m3 = float(props_mgs[contract.regolith_density_property]) * 1000.0
+    oxides, volatile, density_kg_m3 = regolith_constants(tables, contract)
     return FeatureContext(
-        contract=contract, names=tuple(contract.features), waste_ids=waste_ids, item_columns=item_columns,
+        contract=contract, names=tuple(contract.features), waste_ids=waste_ids, item_columns=tuple(columns),
         item_table=table, process_ids=tuple(contract.processes),
         proc_energy=processes["energy_kwh_per_kg"].to_numpy(float),
         proc_water=processes["water_l_per_kg"].to_numpy(float),
         proc_crew=processes["crew_min_per_batch"].to_numpy(float),
         moisture_release=np.array([contract.moisture_release.get(p, 0.0) for p in contract.processes]),
         volatile_release=np.array([contract.regolith_volatile_release.get(p, 0.0) for p in contract.processes]),
-        stable_wt=float(oxides.sum() - volatile), volatile_wt=float(volatile),
+        stable_wt=float(oxides.sum() - volatile), volatile_wt=volatile,
         regolith_volume_m3_per_kg=1.0 / density_kg_m3, oxides=oxides,
     )
 

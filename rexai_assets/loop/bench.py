@@ -4,7 +4,7 @@
 
 Bootstraps a temporary data root with `rexai run` (champion v1, not timed), starts `dagster dev` on a
 free local port with its sensors RUNNING, waits for the daemon's first inbox tick, drops one experiment
-file of trusted lab results that differ from the bootstrap simulator, and polls until the champion
+file of trusted lab results from a lab reality (loop/realities.py), and polls until the champion
 alias moves. Prints the seconds to
 each stage (ingestion run finished, retrain run started, proposal recorded, new champion), then when
 each run was requested, started and finished and its slowest steps.
@@ -24,21 +24,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 
-def habitat_labels(features):
-    """Lab results that depart smoothly from the simulator (what a real lab would find)."""
+def lab_labels(features, seed: int = 0):
+    """Noisy lab results from a lab reality that is not the simulator (loop/realities.py)."""
     import numpy as np
-    import pandas as pd
 
-    from rexai_assets.gold.contract import SimulatorNoise
-    from rexai_assets.gold.simulator import simulate
+    from rexai_assets.loop.realities import make_reality
 
-    sim = simulate(features, seed=0, noise=SimulatorNoise(rigidity_logit=0, tightness_logit=0, energy_rel=0,
-                                                          water_abs=0, crew_rel=0)).reset_index(drop=True)
-    regolith = features["regolith_frac"].to_numpy(float)
-    return pd.DataFrame({"rigidity": np.clip(0.7 * sim["rigidity"] + 0.5 * regolith + 0.05, 0, 1),
-                         "tightness": np.clip(0.8 * sim["tightness"] - 0.04, 0, 1),
-                         "energy_kwh": 1.35 * sim["energy_kwh"] + 0.08, "water_l": 1.5 * sim["water_l"] + 0.02,
-                         "crew_min": 1.3 * sim["crew_min"] + 1.5})
+    return make_reality(seed).measure(features, np.random.default_rng(seed + 7)).reset_index(drop=True)
 
 
 def wait_for_first_tick(instance, sensor_name: str, timeout_s: float) -> bool:
@@ -87,7 +79,8 @@ def run(rows: int, timeout_s: float, keep: bool) -> int:
             shutil.rmtree(base, ignore_errors=True)
 
 
-def measure(base: Path, rows: int, timeout_s: float) -> int:
+def prepare_root(base: Path) -> None:
+    """A data root, Dagster home and config copy under `base` for this process and its `dagster dev`."""
     import shutil
 
     import yaml
@@ -102,14 +95,55 @@ def measure(base: Path, rows: int, timeout_s: float) -> int:
     retraining = base / "config" / "retraining.yaml"
     retraining.write_text(yaml.safe_dump({**yaml.safe_load(retraining.read_text()), "cooldown_minutes": 0}))
     os.environ["REXAI_CONFIG_DIR"] = str(base / "config")
-    from rexai_assets.evaluation.promotion import desk_from_resources, fetch_proposals
+
+
+def lab_file(data, rows: int):
+    """`rows` experiment records of fresh recipes, finished yesterday, labelled by a lab reality."""
     from rexai_assets.gold.contract import feature_names
-    from rexai_assets.loop.synthetic import (experiment_records, fresh_recipes, noisy_labels, utc_today,
-                                             write_experiments)
+    from rexai_assets.loop.synthetic import experiment_records, fresh_recipes, utc_today
+    from rexai_assets.raw.tables import load_raw_tables
+
+    recipes = fresh_recipes(load_raw_tables(data.raw), rows, seed=777)
+    labels = lab_labels(recipes[list(feature_names())])
+    return experiment_records(recipes, labels, utc_today() - timedelta(days=1), per_day=rows, prefix="bench")
+
+
+def watch_loop(instance, desk, before: str | None, landed: datetime, timeout_s: float) -> dict[str, float]:
+    """Seconds after landing at which each stage was first seen: ingested, retrain started, proposal, champion."""
+    import dagster as dg
+
+    from rexai_assets.evaluation.promotion import fetch_proposals
+
+    t0, marks = time.perf_counter(), {}
+    while time.perf_counter() - t0 < timeout_s:
+        now = time.perf_counter() - t0
+        if "ingested" not in marks and instance.get_runs_count(dg.RunsFilter(
+                job_name="experiments_job", statuses=[dg.DagsterRunStatus.SUCCESS], created_after=landed)):
+            marks["ingested"] = now
+        if "retrain started" not in marks and instance.get_runs_count(
+                dg.RunsFilter(job_name="retrain_job", created_after=landed)):
+            marks["retrain started"] = now
+        with desk.connect() as con:
+            latest = fetch_proposals(con, limit=1)
+        if "proposal" not in marks and latest and latest[0].challenger_version != before:
+            marks["proposal"] = now
+            print(f"proposal: {latest[0].summary()}", flush=True)
+        if desk.registry.champion() != before:
+            marks["new champion"] = now
+            break
+        if "proposal" in marks and latest[0].status != "PROMOTED":
+            break
+        time.sleep(1.0)
+    return marks
+
+
+def measure(base: Path, rows: int, timeout_s: float) -> int:
+    prepare_root(base)
+    from rexai_assets.evaluation.promotion import desk_from_resources
+    from rexai_assets.loop.synthetic import write_experiments
     from rexai_assets.ops.devserver import dagster_dev
     from rexai_assets.paths import layout
     from rexai_assets.pipeline import ensure_dagster_home, run_platform
-    from rexai_assets.raw.tables import load_raw_tables
 
     ensure_dagster_home()
     print(f"bootstrapping {base} (not timed) ...", flush=True)
@@ -118,14 +152,9 @@ def measure(base: Path, rows: int, timeout_s: float) -> int:
     if not outcome.success:
         print("bootstrap failed:", *[s.line() for s in outcome.steps], sep="\n")
         return 1
-    print(f"bootstrap: {time.perf_counter() - started:.1f} s, champion {outcome.summary.get('champion')}")
-    data = layout().ensure()
-    desk = desk_from_resources()
-    before = desk.registry.champion()
-    recipes = fresh_recipes(load_raw_tables(data.raw), rows, seed=777)
-    labels = noisy_labels(habitat_labels(recipes[list(feature_names())]), seed=7)
-    records = experiment_records(recipes, labels, utc_today() - timedelta(days=1), per_day=rows, prefix="bench")
-
+    print(f"bootstrap: {time.perf_counter() - started:.1f} s, champion {outcome.summary.get('champion')}", flush=True)
+    data, desk = layout().ensure(), desk_from_resources()
+    before, records = desk.registry.champion(), lab_file(data, rows)
     with dagster_dev(data.root, Path(os.environ["DAGSTER_HOME"])) as server:
         import dagster as dg
 
@@ -135,39 +164,18 @@ def measure(base: Path, rows: int, timeout_s: float) -> int:
             print("the daemon never evaluated inbox_sensor within 120 s")
             return 1
         print(f"dagster dev up on {server.url}; its daemon ticked inbox_sensor {time.perf_counter() - warm_up:.1f} s "
-              f"after the UI answered (not timed); dropping {rows} lab results into the inbox")
-        t0 = time.perf_counter()
+              f"after the UI answered (not timed); dropping {rows} lab results into the inbox", flush=True)
         landed = datetime.now(timezone.utc)
         write_experiments(data, records)
-        marks: dict[str, float] = {}
-        while time.perf_counter() - t0 < timeout_s:
-            now = time.perf_counter() - t0
-            if "ingested" not in marks and instance.get_runs_count(dg.RunsFilter(
-                    job_name="experiments_job", statuses=[dg.DagsterRunStatus.SUCCESS], created_after=landed)):
-                marks["ingested"] = now
-            if "retrain started" not in marks and instance.get_runs_count(
-                    dg.RunsFilter(job_name="retrain_job", created_after=landed)):
-                marks["retrain started"] = now
-            with desk.connect() as con:
-                latest = fetch_proposals(con, limit=1)
-            if "proposal" not in marks and latest and latest[0].challenger_version != before:
-                marks["proposal"] = now
-                print(f"proposal: {latest[0].summary()}")
-            if desk.registry.champion() != before:
-                marks["new champion"] = now
-                break
-            if "proposal" in marks and latest[0].status != "PROMOTED":
-                break
-            time.sleep(1.0)
+        marks = watch_loop(instance, desk, before, landed, timeout_s)
         timelines = [run_timeline(instance, job, landed) for job in ("experiments_job", "retrain_job")]
     for stage, seconds in marks.items():
         print(f"{stage:16} {seconds:7.1f} s")
     print(*timelines, sep="\n")
-    if "new champion" not in marks:
-        print(f"no new champion within {timeout_s:.0f} s")
-    print(f"target: new champion <= 60 s; measured: "
-          f"{marks['new champion']:.1f} s" if "new champion" in marks else "target: new champion <= 60 s; not reached")
-    return 0 if "new champion" in marks else 1
+    reached = "new champion" in marks
+    print("target: new champion <= 60 s; " + (f"measured: {marks['new champion']:.1f} s" if reached else
+                                                  f"not reached within {timeout_s:.0f} s"))
+    return 0 if reached else 1
 
 
 def main(argv: list[str] | None = None) -> int:

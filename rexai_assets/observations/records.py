@@ -361,6 +361,71 @@ def deduplicate(frame: pd.DataFrame, id_column: str, hash_column: str
     return frame.loc[keep], identical, conflicts
 
 
+class RowProblem(Exception):
+    """One reason a record is rejected: the column, the value to log (None keeps it out of the log), the reason."""
+
+    def __init__(self, column: str, value: Any, reason: str):
+        super().__init__(reason)
+        self.column, self.value, self.reason = column, value, reason
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """Record times the registry accepts: from its first day to now plus the configured tolerance."""
+
+    earliest: pd.Timestamp
+    latest: pd.Timestamp
+
+    @classmethod
+    def around(cls, now: datetime | None, future_tolerance_minutes: float) -> "TimeWindow":
+        now_ts = pd.Timestamp(now or datetime.now(timezone.utc))
+        now_ts = now_ts.tz_localize("UTC") if now_ts.tzinfo is None else now_ts.tz_convert("UTC")
+        return cls(pd.Timestamp(EXPERIMENTS_START_DATE, tz="UTC"), now_ts + pd.Timedelta(minutes=future_tolerance_minutes))
+
+
+def _experiment_fields(row: pd.Series, window: TimeWindow) -> dict[str, Any]:
+    """An experiment's time order and measurements, or a RowProblem."""
+    if row["finished_at"] < row["started_at"]:
+        raise RowProblem("finished_at", row["finished_at"].isoformat(),
+                         f"finished_at {row['finished_at'].isoformat()} is before started_at {row['started_at'].isoformat()}")
+    if row["finished_at"] < window.earliest:
+        raise RowProblem("finished_at", row["finished_at"].isoformat(),
+                         f"finished_at is before the registry's first day {EXPERIMENTS_START_DATE}")
+    try:
+        readings, targets = _measurements(row["raw_measurements"])
+    except ValueError as exc:
+        target, reason = exc.args if len(exc.args) == 2 else (None, str(exc))
+        raise RowProblem(f"raw_measurements.{target}" if target else "raw_measurements", row["raw_measurements"],
+                         reason) from None
+    return {"raw_measurements": canonical_json(readings), **{t: targets.get(t, math.nan) for t in TARGETS}}
+
+
+def validate_row(row: pd.Series, kind: RecordKind, catalog: RecipeCatalog | None, window: TimeWindow,
+                 scrubber: PiiScrubber) -> dict[str, Any]:
+    """One coerced row as a normalised record, or a RowProblem with its column and reason."""
+    record: dict[str, Any] = {c: row[c] for c in kind.columns}
+    try:
+        record["recipe_id"], record["process_id"], record["recipe_spec"] = _recipe(row, catalog)
+    except (RecipeError, ValueError) as exc:
+        raise RowProblem("recipe_spec", row["recipe_spec"], f"recipe_spec: {exc}") from None
+    when = row[kind.time_column]
+    if when > window.latest:
+        raise RowProblem(kind.time_column, when.isoformat(), f"{kind.time_column} lies in the future")
+    if kind is EXPERIMENT:
+        record.update(_experiment_fields(row, window))
+    # operator_id is not listed: it is pseudonymised whatever it contains.
+    identifiers = [kind.id_column, "recipe_id"] + (["environment"] if kind is EXPERIMENT else [])
+    leaked = next(((c, hit) for c in identifiers if isinstance(record.get(c), str)
+                   for hit in scrubber.find(record[c], ("email", "name"))), None)
+    if leaked:
+        column, hit = leaked
+        # the value is not logged: the error log must not become a copy of the personal data
+        raise RowProblem(column, None, f"{column} contains personal data ({hit.kind})")
+    if kind is FEEDBACK and not is_missing(record["rating"]):
+        record["rating"] = int(record["rating"])
+    return record
+
+
 def validate_records(frame: pd.DataFrame, kind: RecordKind | str, catalog: RecipeCatalog | None,
                      source_file: str, run_id: str | None = None, first_line: int = 1,
                      now: datetime | None = None, scrubber: PiiScrubber | None = None) -> ValidationResult:
@@ -368,77 +433,38 @@ def validate_records(frame: pd.DataFrame, kind: RecordKind | str, catalog: Recip
     kind = KINDS[kind] if isinstance(kind, str) else kind
     check_columns(frame, kind, source_file)
     scrubber = scrubber or default_scrubber()
-    cfg = observations_settings()
-    now_ts = pd.Timestamp(now or datetime.now(timezone.utc))
-    now_ts = now_ts.tz_localize("UTC") if now_ts.tzinfo is None else now_ts.tz_convert("UTC")
-    latest = now_ts + pd.Timedelta(minutes=cfg.future_tolerance_minutes)
-    earliest = pd.Timestamp(EXPERIMENTS_START_DATE, tz="UTC")
-
+    window = TimeWindow.around(now, observations_settings().future_tolerance_minutes)
     frame = frame.reset_index(drop=True)
     lines = {index: int(index) + first_line for index in frame.index}
     problems = _Problems(source_file, run_id)
     coerced = _coerce(frame, kind, problems, lines)
     _schema_problems(coerced, kind, problems, lines)
-
     records: list[dict[str, Any]] = []
     for index, row in coerced.iterrows():
         if index in problems:
             continue
-        line = lines[index]
-        record: dict[str, Any] = {c: row[c] for c in kind.columns}
         try:
-            record["recipe_id"], record["process_id"], record["recipe_spec"] = _recipe(row, catalog)
-        except (RecipeError, ValueError) as exc:
-            problems.add(index, line, "recipe_spec", row["recipe_spec"], f"recipe_spec: {exc}")
+            record = validate_row(row, kind, catalog, window, scrubber)
+        except RowProblem as problem:
+            problems.add(index, lines[index], problem.column, problem.value, problem.reason)
             continue
-        when = row[kind.time_column]
-        if when > latest:
-            problems.add(index, line, kind.time_column, when.isoformat(), f"{kind.time_column} lies in the future")
-            continue
-        if kind is EXPERIMENT:
-            if row["finished_at"] < row["started_at"]:
-                problems.add(index, line, "finished_at", row["finished_at"].isoformat(),
-                             f"finished_at {row['finished_at'].isoformat()} is before started_at "
-                             f"{row['started_at'].isoformat()}")
-                continue
-            if row["finished_at"] < earliest:
-                problems.add(index, line, "finished_at", row["finished_at"].isoformat(),
-                             f"finished_at is before the registry's first day {EXPERIMENTS_START_DATE}")
-                continue
-            try:
-                readings, targets = _measurements(row["raw_measurements"])
-            except ValueError as exc:
-                target, reason = exc.args if len(exc.args) == 2 else (None, str(exc))
-                problems.add(index, line, f"raw_measurements.{target}" if target else "raw_measurements",
-                             row["raw_measurements"], reason)
-                continue
-            record["raw_measurements"] = canonical_json(readings)
-            record.update({t: targets.get(t, math.nan) for t in TARGETS})
-        # operator_id is not listed: it is pseudonymised whatever it contains.
-        identifiers = [kind.id_column, "recipe_id"] + (["environment"] if kind is EXPERIMENT else [])
-        leaked = next(((c, hit) for c in identifiers if isinstance(record.get(c), str)
-                       for hit in scrubber.find(record[c], ("email", "name"))), None)
-        if leaked:
-            column, hit = leaked
-            # the value is not logged: the error log must not become a copy of the personal data
-            problems.add(index, line, column, None, f"{column} contains personal data ({hit.kind})")
-            continue
-        if kind is FEEDBACK and not is_missing(record["rating"]):
-            record["rating"] = int(record["rating"])
-        record["source_row"] = line
-        records.append(record)
+        records.append(dict(record, source_row=lines[index]))
+    return _deduplicated_result(records, kind, problems.all(), len(frame), source_file, run_id)
 
+
+def _deduplicated_result(records: list[dict[str, Any]], kind: RecordKind, rejected: list[RejectedRow], total: int,
+                         source_file: str, run_id: str | None) -> ValidationResult:
+    """Valid records with identical duplicates folded and conflicting ones rejected, rows in file order."""
     columns = [*kind.columns, *(TARGETS if kind is EXPERIMENT else ()), "source_row"]
     valid = normalised_frame(records, kind, columns)
     valid["_content"] = [_content_key(r) for r in records]
     kept, identical, conflicts = deduplicate(valid, kind.id_column, "_content")
-    rejected = problems.all()
     for row, first in conflicts:
         rejected.append(RejectedRow(source_file, int(row["source_row"]), kind.id_column, row[kind.id_column],
                                     f"duplicate {kind.id_column} {row[kind.id_column]!r} with different content "
                                     f"(first at row {first['source_row']})", run_id, LAYER))
     rejected.sort(key=lambda r: (r.line or 0))
-    return ValidationResult(kept.drop(columns="_content").reset_index(drop=True), rejected, len(frame), identical)
+    return ValidationResult(kept.drop(columns="_content").reset_index(drop=True), rejected, total, identical)
 
 
 def normalised_frame(records: list[dict[str, Any]], kind: RecordKind, columns: Iterable[str]) -> pd.DataFrame:

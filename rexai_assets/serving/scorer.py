@@ -61,6 +61,18 @@ def tracking_uri(data_root: Path | None = None) -> str:
     return layout(data_root).tracking_uri
 
 
+def heuristic_band(target: str, value: np.ndarray, band: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The documented degraded-mode band (config/models.yaml `heuristic_interval`): value ± absolute[target]
+    for the 0..1 targets, value · (1 ± relative) for the costs, clipped to the target's physical range.
+    A reminder of how little the rule set knows, not a 95 % interval."""
+    from rexai_assets.models.ensemble import TARGET_BOUNDS
+
+    value = np.asarray(value, dtype=float)
+    low, high = TARGET_BOUNDS.get(target, (-np.inf, np.inf))
+    half = np.full_like(value, band.absolute[target]) if target in band.absolute else np.abs(value) * band.relative
+    return np.clip(value - half, low, high), np.clip(value + half, low, high)
+
+
 def heuristic_scorer(feature_names: tuple[str, ...] | None = None) -> Scorer:
     """The degraded-mode scorer: `heuristic_props` with the fixed band of models.yaml `heuristic_interval`."""
     from rexai_assets.gold.contract import TARGETS, feature_names as contract_names
@@ -75,11 +87,7 @@ def heuristic_scorer(feature_names: tuple[str, ...] | None = None) -> Scorer:
         out = {}
         for target in TARGETS:
             value = props[target].to_numpy(dtype=float)
-            if target in band.absolute:
-                half = np.full_like(value, band.absolute[target])
-                lo, hi = np.clip(value - half, 0.0, 1.0), np.clip(value + half, 0.0, 1.0)
-            else:
-                lo, hi = np.maximum(value * (1 - band.relative), 0.0), value * (1 + band.relative)
+            lo, hi = heuristic_band(target, value, band)
             out[target] = {"value": value, "lo": lo, "hi": hi}
         return out
 
