@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from rexai_assets.figures import markdown_image, png_bytes
+from rexai_assets.plots import markdown_image, png_bytes
 
 REVIEW_JOB = "review_promotion"
 WEBSERVER_ENV, DEFAULT_WEBSERVER = "DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000"

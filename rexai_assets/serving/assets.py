@@ -118,7 +118,7 @@ def recipe_recommendations(context: dg.AssetExecutionContext, storage: RexaiStor
                            process_catalog: pd.DataFrame, mgs1_oxides: pd.DataFrame, mgs1_properties: pd.DataFrame,
                            material_datasheets: pd.DataFrame, target_presets: pd.DataFrame) -> dg.Output[dict]:
     """Ranked recipes for one target preset from the champion at run time (heuristic if none): intervals, novelty, drivers, Pareto front."""
-    from rexai_assets.figures import markdown_image
+    from rexai_assets.plots import markdown_image
     from rexai_assets.raw.tables import RawTables
     from rexai_assets.serving import recommend as rc
     from rexai_assets.serving.scorer import ServingError, load_scorer

@@ -36,7 +36,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from rexai_assets.figures import png_bytes
+from rexai_assets.plots import png_bytes
 from rexai_assets.serving.recommend import BenchmarkSettings, Preset, RESOURCES, ScenarioSettings
 
 METRIC_COLUMNS = ["model", "model_version", "label_set", "slice", "target", "n", "mae", "rmse", "interval_width", "coverage"]

@@ -50,7 +50,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from rexai_assets.figures import png_bytes
+from rexai_assets.plots import png_bytes
 from rexai_assets.hashing import jsonable
 from rexai_assets import settings
 

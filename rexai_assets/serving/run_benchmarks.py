@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from rexai_assets.figures import markdown_image
+from rexai_assets.plots import markdown_image
 from rexai_assets.serving import benchmarks as bm
 from rexai_assets.serving.recommend import preset_from_frame, serving_settings
 
