@@ -53,6 +53,16 @@ class DataLayout:
         return self.logs / "ingestion.errors.jsonl"
 
     @property
+    def inference_log(self) -> Path:
+        """One small parquet file per serving call, until the ingestion runs compact them into the warehouse."""
+        return self.logs / "inference"
+
+    @property
+    def measured_snapshot(self) -> Path:
+        """Measurement sums per recipe, label source and verdict, rewritten by every ingestion (serving reads it)."""
+        return self.root / "observations" / "measured_recipes.parquet"
+
+    @property
     def warehouse(self) -> Path:
         return self.root / "warehouse" / WAREHOUSE_FILE
 

@@ -59,9 +59,27 @@ def canonical_spec(items: Iterable[tuple[str, float]], process_id: str, regolith
     }
 
 
+def content_hash(items: Iterable[tuple[str, float]], process_id: str, regolith_frac: float) -> str:
+    """The sha256 of the canonical spec: what a recipe is, whatever id it was given."""
+    return sha256_bytes(canonical_json(canonical_spec(items, process_id, regolith_frac)).encode())
+
+
 def default_recipe_id(items: Iterable[tuple[str, float]], process_id: str, regolith_frac: float) -> str:
     """`R-` + the first 16 hex digits of the sha256 of the canonical spec."""
-    return "R-" + sha256_bytes(canonical_json(canonical_spec(items, process_id, regolith_frac)).encode())[:16]
+    return "R-" + content_hash(items, process_id, regolith_frac)[:16]
+
+
+def recipe_key(recipe: "Recipe") -> str:
+    """The default id of a recipe's content: the key measurements and predictions of one mix share."""
+    return default_recipe_id(recipe.items, recipe.process_id, recipe.regolith_frac)
+
+
+def spec_identity(spec: str | Mapping[str, Any]) -> tuple[str, str]:
+    """(recipe_key, content hash) of a stored spec (JSON text or `Recipe.spec()`), without re-validating it."""
+    obj = json.loads(spec) if isinstance(spec, str) else spec
+    items = [(str(i["waste_id"]), float(i["mass_frac"])) for i in obj["items"]]
+    digest = content_hash(items, str(obj["process_id"]), float(obj.get("regolith_frac") or 0.0))
+    return "R-" + digest[:16], digest
 
 
 def _number(value: Any, what: str) -> float:

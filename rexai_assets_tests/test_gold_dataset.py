@@ -196,3 +196,49 @@ def test_warehouse_round_trip(tables, pool, tmp_path):
     paths = export_files(tmp_path / "gold", dataset=gold, candidates=pool)
     assert len(pd.read_parquet(paths["dataset"])) == len(gold.frame)
     assert empty_measurements().columns.tolist() == read.columns.tolist()
+
+
+def test_verdict_weights_multiply_and_zero_weight_rows_never_train(tables, pool, config_override):
+    meas = measurements(pool, 300, sources=("lab",))
+    meas["verdict"] = np.resize(["pass", "fail", "inconclusive"], len(meas))
+    gold = build_gold_dataset(tables, pool, meas)
+    measured = gold.frame[gold.frame["label_source"] == "lab"]
+    inconclusive = set(meas.loc[meas["verdict"] == "inconclusive", "observation_id"])
+    assert inconclusive and not inconclusive & set(measured["observation_id"])   # stored, never in gold
+    assert set(measured["weight"]) == {5.0}   # pass and fail: the lab weight times 1
+    assert gold.lineage["excluded_zero_weight"] == {"inconclusive": 100}
+    assert gold.lineage["verdict_weights"] == {"pass": 1.0, "fail": 1.0, "inconclusive": 0.0}
+
+    config_override("gold.yaml", {"labels": {"verdict_weights": {"fail": 0.5, "inconclusive": 0.2}}})
+    weighted = build_gold_dataset(tables, pool, meas)
+    rows = weighted.frame.set_index("observation_id").loc[meas["observation_id"].tolist()].reset_index()
+    by_verdict = dict(zip(meas["observation_id"], meas["verdict"]))
+    weights = {v: set(rows.loc[rows["observation_id"].map(by_verdict) == v, "weight"]) for v in ("pass", "fail", "inconclusive")}
+    assert weights == {"pass": {5.0}, "fail": {2.5}, "inconclusive": {1.0}}
+    assert weighted.lineage["excluded_zero_weight"] == {}
+
+
+def test_verdict_weights_are_validated(config_override):
+    from rexai_assets.contract import ContractError
+
+    config_override("gold.yaml", {"labels": {"verdict_weights": {"inconclusive": -1.0}}})
+    with pytest.raises(ContractError, match="verdict_weights"):
+        gc.gold_settings()
+
+
+def test_read_measurements_carries_the_experiment_verdict(tmp_path):
+    from rexai_assets.gold.dataset import MEASUREMENT_COLUMNS
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("CREATE SCHEMA observations")
+    columns = ", ".join(f"{c} {'DOUBLE' if c in gc.TARGETS else 'TIMESTAMP' if c == 'observed_at' else 'VARCHAR'}"
+                        for c in MEASUREMENT_COLUMNS)
+    con.execute(f"CREATE TABLE observations.measurements ({columns})")
+    con.execute("INSERT INTO observations.measurements (observation_id, kind, label_source) VALUES "
+                "('E1', 'experiment', 'lab'), ('F1', 'feedback', 'crew_feedback')")
+    assert read_measurements(con)["verdict"].isna().all()   # no experiment_runs table yet
+    con.execute("CREATE TABLE observations.experiment_runs (experiment_id VARCHAR, verdict VARCHAR)")
+    con.execute("INSERT INTO observations.experiment_runs VALUES ('E1', 'inconclusive'), ('F1', 'pass')")
+    read = read_measurements(con)
+    assert dict(zip(read["observation_id"], read["verdict"].where(read["verdict"].notna(), None))) == {
+        "E1": "inconclusive", "F1": None}

@@ -129,7 +129,8 @@ def test_definitions_import_light_and_ablation_job():
             "print([a.key.to_user_string() for a in s.assets], sorted(j.name for j in s.jobs))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0] == "[]"
-    assert out[1] == "['model_bundle', 'recipe_recommendations', 'benchmarks', 'feature_ablations'] ['ablation_job', 'recommendations_job']"
+    assert out[1] == ("['model_bundle', 'recipe_recommendations', 'benchmarks', 'feature_ablations', 'prediction_ledger', "
+                      "'learning_history'] ['ablation_job', 'ledger_job', 'recommendations_job']")
     assert recipe_recommendations.partitions_def.name == "target_presets"
     assert next(iter(recipe_recommendations.specs)).automation_condition is not None
     assert model_bundle_verifies.check_specs and next(iter(model_bundle_verifies.check_specs)).blocking

@@ -10,6 +10,7 @@ import argparse
 import gc
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,29 @@ def _scorer() -> Any:
         return load_scorer()
     except ServingError as exc:
         raise CommandError(str(exc)) from None
+
+
+def _measured() -> dict:
+    """The trusted measured results per recipe key (serving.measured): {} while nothing was ingested."""
+    from rexai_assets.paths import layout
+    from rexai_assets.serving.measured import load_measured
+
+    try:
+        return load_measured(layout().measured_snapshot)
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"measured results snapshot: {str(exc).splitlines()[0]}") from None
+
+
+def _log_call(command: str, scorer: Any, served: list, preset: str | None, started: float) -> None:
+    """One inference-log file for this call, after the answer was printed; a failure to log is reported,
+    not fatal (the answer is already out)."""
+    from rexai_assets.paths import layout
+    from rexai_assets.serving.scorer import log_served
+
+    try:
+        log_served(layout().inference_log, command, scorer, served, preset, started)
+    except OSError as exc:
+        print(f"rexai {command}: warning: inference log not written ({exc.strerror or exc})", file=sys.stderr)
 
 
 class StartUp:
@@ -73,8 +97,9 @@ class StartUp:
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     from rexai_assets.serving import recommend as rc
-    from rexai_assets.serving.scorer import ServingError, calibration_note
+    from rexai_assets.serving.scorer import ServingError
 
+    started = time.perf_counter()
     if args.top is not None and args.top < 1:
         raise CommandError("--top must be at least 1")
     with StartUp() as startup:
@@ -83,14 +108,29 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         if args.target not in names:
             raise CommandError(f"unknown target {args.target!r}; valid targets: {', '.join(names)}")
         scorer = _scorer()
+        measured = _measured()
         startup.ready()
         try:
-            rec = rc.recommend(tables, args.target, scorer, top_n=args.top)
+            rec = rc.recommend(tables, args.target, scorer, top_n=args.top, measured=measured)
         except (rc.UnknownPreset, ServingError) as exc:
             raise CommandError(str(exc)) from None
-    if args.json:
+    print_recommendation(rec, scorer, args.json)
+    _log_call("recommend", scorer, rec.served(), args.target, started)
+    return 0
+
+
+def _measured_text(measured: dict | None) -> str:
+    if not measured:
+        return ""
+    return "measured (trusted): " + "  ".join(f"{t} {m['value']:.3g} (n={m['n']})" for t, m in measured.items())
+
+
+def print_recommendation(rec: Any, scorer: Any, as_json: bool) -> None:
+    from rexai_assets.serving.scorer import calibration_note
+
+    if as_json:
         print(rec.to_json())
-        return 0
+        return
     p = rec.preset
     origin = f"model v{rec.model_version}" if rec.source == "model" else "HEURISTIC (degraded mode: no champion)"
     print(f"{p.name}: rigidity >= {p.rigidity}, tightness >= {p.tightness}; caps energy {p.max_energy_kwh} kWh/kg, "
@@ -101,7 +141,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     print(calibration_note(rec.calibrated_on, scorer.target_names))
     if rec.ranked.empty:
         print("no candidate is within the caps")
-        return 0
+        return
     for row in rec.ranked.to_dict("records"):
         pred = row["prediction"]
         cells = "  ".join(f"{t} {pred[t]['value']:.3g} [{pred[t]['lo']:.3g}, {pred[t]['hi']:.3g}]" for t in pred)
@@ -111,9 +151,10 @@ def cmd_recommend(args: argparse.Namespace) -> int:
               f"{'  [whole interval meets]' if row['interval_meets'] else ''}  score {row['score']:.3f}"
               f"{'  [pareto]' if row['on_pareto'] else ''}{novelty}")
         print(f"     {cells}")
+        if row.get("measured"):
+            print(f"     {_measured_text(row['measured'])}")
         if drivers:
             print(f"     rigidity driven by: {drivers}")
-    return 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,11 +179,13 @@ def read_recipes(path: Path) -> list:
     return data
 
 
-def predictions_document(recipes: list, scorer: Any, tables: Any) -> list[dict]:
-    """DESIGN.md's `rexai predict --json` format, scoring every recipe in one batch."""
+def predictions_document(recipes: list, scorer: Any, tables: Any, measured: dict | None = None) -> list[dict]:
+    """DESIGN.md's `rexai predict --json` format, scoring every recipe in one batch; `"measured"` where
+    trusted measurements of the recipe's content exist."""
     import numpy as np
 
     from rexai_assets.gold.features import FeatureError, feature_context, featurize_recipes
+    from rexai_assets.recipes import recipe_key
     from rexai_assets.serving.scorer import ServingError
 
     ctx = feature_context(tables)
@@ -156,16 +199,31 @@ def predictions_document(recipes: list, scorer: Any, tables: Any) -> list[dict]:
     calibrated_on = getattr(scorer, "calibrated_on", None)
     # "calibrated_on" only where the model records it (DESIGN.md: "where they apply").
     extra = {} if calibrated_on is None else {"calibrated_on": dict(calibrated_on)}
-    return [{"recipe_id": recipe.recipe_id, "model_version": scorer.version, "source": scorer.source,
-             "prediction": {t: {k: float(pred[t][k][i]) for k in ("value", "lo", "hi")} for t in scorer.target_names},
-             **extra}
-            for i, recipe in enumerate(recipes)]
+    measured = measured or {}
+    documents = []
+    for i, recipe in enumerate(recipes):
+        found = measured.get(recipe_key(recipe))
+        documents.append({"recipe_id": recipe.recipe_id, "model_version": scorer.version, "source": scorer.source,
+                          "prediction": {t: {k: float(pred[t][k][i]) for k in ("value", "lo", "hi")}
+                                         for t in scorer.target_names},
+                          **({"measured": found} if found else {}), **extra})
+    return documents
+
+
+def served_recipes(recipes: list, document: list[dict]) -> list:
+    """The predicted recipes as inference-log entries."""
+    from rexai_assets.inference_log import Served
+    from rexai_assets.recipes import content_hash, recipe_key
+
+    return [Served(r.recipe_id, recipe_key(r), content_hash(r.items, r.process_id, r.regolith_frac), d["prediction"])
+            for r, d in zip(recipes, document)]
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from rexai_assets.recipes import RecipeCatalog, RecipeError, parse_recipe
-    from rexai_assets.serving.scorer import ServingError, calibration_note
+    from rexai_assets.serving.scorer import ServingError
 
+    started = time.perf_counter()
     path = Path(args.recipes)
     raw = read_recipes(path)
     with StartUp() as startup:
@@ -179,21 +237,31 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 rid = obj.get("recipe_id") if isinstance(obj, dict) else None
                 raise CommandError(f"{path.name}: recipe {index}{f' ({rid})' if rid else ''}: {exc}") from None
         scorer = _scorer()
+        measured = _measured()
         startup.ready()
         try:
-            document = predictions_document(recipes, scorer, tables)
+            document = predictions_document(recipes, scorer, tables, measured)
         except ServingError as exc:
             raise CommandError(str(exc)) from None
-    if args.json:
+    print_predictions(document, scorer, args.json)
+    _log_call("predict", scorer, served_recipes(recipes, document), None, started)
+    return 0
+
+
+def print_predictions(document: list[dict], scorer: Any, as_json: bool) -> None:
+    from rexai_assets.serving.scorer import calibration_note
+
+    if as_json:
         print(json.dumps(document, indent=2))
-        return 0
+        return
     origin = f"model v{scorer.version}" if scorer.source == "model" else "HEURISTIC (degraded mode: no champion)"
     print(f"source: {origin}")
     print(calibration_note(scorer.calibrated_on, scorer.target_names))
     for entry in document:
         cells = "  ".join(f"{t} {v['value']:.3g} [{v['lo']:.3g}, {v['hi']:.3g}]" for t, v in entry["prediction"].items())
         print(f"{entry['recipe_id']}: {cells}")
-    return 0
+        if entry.get("measured"):
+            print(f"    {_measured_text(entry['measured'])}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -76,6 +76,7 @@ def gold_dataset(context: dg.AssetExecutionContext, storage: RexaiStorage, wareh
         "rows_by_split": dg.MetadataValue.json(counts["by_split"]),
         "rows_by_label_source": dg.MetadataValue.json(counts["by_label_source"]),
         "rejected_observations": gold.lineage["rejected_observations"],
+        "excluded_zero_weight": dg.MetadataValue.json(gold.lineage["excluded_zero_weight"]),
         "lineage": dg.MetadataValue.json(gold.lineage),
         "lineage_file": dg.MetadataValue.path(str(paths["lineage"])),
         "parquet": dg.MetadataValue.path(str(paths["dataset"])),

@@ -48,12 +48,21 @@ class SimulatorSettings(settings.StrictModel):
     noise: SimulatorNoise = SimulatorNoise()
 
 
+VERDICTS = ("pass", "fail", "inconclusive")  # DESIGN.md's experiment verdicts
+
+
 class LabelSettings(settings.StrictModel):
     weights: dict[str, float]
     trusted_sources: tuple[str, ...] = ("lab", "iss_sim", "analog_field")
+    # Multiplied into the label-source weight of an experiment row; 0 keeps the row stored but out of training.
+    verdict_weights: dict[str, float] = {"pass": 1.0, "fail": 1.0, "inconclusive": 0.0}
 
     def weight(self, source: str) -> float:
         return float(self.weights[source])
+
+    def verdict_weight(self, verdict: object) -> float:
+        """The weight of a verdict; 1 for a row without one (crew feedback, simulated rows)."""
+        return float(self.verdict_weights.get(verdict, 1.0)) if isinstance(verdict, str) else 1.0
 
 
 class SplitSettings(settings.StrictModel):
@@ -94,6 +103,9 @@ class GoldSettings(settings.StrictModel):
             problems.append("labels.weights: every measured source must weigh more than simulated")
         if "crew_feedback" in self.labels.trusted_sources or SIMULATED in self.labels.trusted_sources:
             problems.append("labels.trusted_sources may list experiment environments only")
+        verdicts = self.labels.verdict_weights
+        if set(verdicts) != set(VERDICTS) or any(not 0 <= w < float("inf") for w in verdicts.values()):
+            problems.append(f"labels.verdict_weights needs a weight >= 0 for each of {', '.join(VERDICTS)}")
         if set(self.labels.trusted_sources) - set(self.labels.weights):
             problems.append("labels.trusted_sources: every trusted source needs a weight")
         s = self.splits

@@ -83,7 +83,8 @@ class GoldDataset:
 
 
 def empty_measurements() -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series(dtype=float if c in TARGETS else object) for c in MEASUREMENT_COLUMNS})
+    """What `read_measurements` returns while there is nothing: the measurement columns plus `verdict`."""
+    frame = pd.DataFrame({c: pd.Series(dtype=float if c in TARGETS else object) for c in (*MEASUREMENT_COLUMNS, "verdict")})
     frame["observed_at"] = pd.Series(dtype="datetime64[ns]")
     return frame
 
@@ -141,9 +142,28 @@ def measured_rows(measurements: pd.DataFrame | None, tables, ctx: FeatureContext
         "label_source": kept["label_source"].astype(str), "split": None, "weight": np.nan,
         "observed_at": pd.to_datetime(kept["observed_at"]).dt.tz_localize(None) if len(kept) else pd.Series(dtype="datetime64[ns]"),
         "observation_id": kept["observation_id"].astype(str),
+        "verdict": kept["verdict"].astype(object) if "verdict" in kept.columns else None,
     })
     out = pd.concat([out, features, targets], axis=1)
     return out[~empty].reset_index(drop=True), problems
+
+
+def apply_verdict_weights(meas: pd.DataFrame, labels: gc.LabelSettings) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Measured rows with their verdict's weight (`verdict_weight`, multiplied into the label-source weight),
+    without the rows whose weight is 0: those stay in the observations but never train (nor evaluate).
+    Returns the kept rows and the excluded count per verdict (for the lineage)."""
+    verdicts = meas["verdict"] if "verdict" in meas.columns else pd.Series(None, index=meas.index, dtype=object)
+    factor = np.array([labels.verdict_weight(v) for v in verdicts], dtype=float)
+    zero = factor <= 0
+    excluded = pd.Series(verdicts[zero].astype(str)).value_counts().to_dict() if zero.any() else {}
+    kept = meas.assign(verdict_weight=factor)[~zero].reset_index(drop=True)
+    return kept, {str(k): int(v) for k, v in sorted(excluded.items())}
+
+
+def row_weights(rows: pd.DataFrame, labels: gc.LabelSettings) -> pd.Series:
+    """Label-source weight times the verdict's (1 for rows without a verdict: simulated, replay, crew feedback)."""
+    factor = rows["verdict_weight"].astype(float).fillna(1.0) if "verdict_weight" in rows else 1.0
+    return rows["label_source"].map(labels.weight).astype(float) * factor
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,6 +218,21 @@ def _finish(frame: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
     return frame[META_COLUMNS + list(names) + list(TARGETS)]
 
 
+def with_replay(rows: pd.DataFrame, ctx: FeatureContext, cfg: GoldSettings) -> tuple[pd.DataFrame, int]:
+    """`rows` plus the simulated train rows replay needs (`replay_min_share`); (rows, replay rows added)."""
+    measured_train = int(((rows["split"] == "train") & (rows["label_source"] != SIMULATED)).sum())
+    sim_train = int(((rows["split"] == "train") & (rows["label_source"] == SIMULATED)).sum())
+    if not measured_train:
+        return rows, 0
+    share = cfg.splits.replay_min_share
+    needed = int(math.ceil(share * measured_train / (1.0 - share))) - sim_train if share > 0 else 0
+    if needed <= 0:
+        return rows, 0
+    golden_ids = set(rows.loc[rows["split"] == "golden", "recipe_id"])
+    extra = replay_rows(needed, ctx, cfg, rows, golden_ids)
+    return pd.concat([rows, extra], ignore_index=True), len(extra)
+
+
 def build_gold_dataset(tables, candidates: pd.DataFrame, measurements: pd.DataFrame | None = None,
                        raw_hashes: dict[str, str] | None = None, cfg: GoldSettings | None = None,
                        ranges: DateRanges | None = None, ctx: FeatureContext | None = None) -> GoldDataset:
@@ -208,24 +243,15 @@ def build_gold_dataset(tables, candidates: pd.DataFrame, measurements: pd.DataFr
     names = ctx.names
     sim = simulated_rows(candidates, names, cfg)
     meas, problems = measured_rows(measurements, tables, ctx, {k: v for k, v in cfg.labels.weights.items() if k != SIMULATED})
+    meas, excluded = apply_verdict_weights(meas, cfg.labels)
     rows = pd.concat([sim, meas], ignore_index=True) if len(meas) else sim
     split, reason = assign_splits(rows, cfg, ranges)
     rows["split"] = split
     dropped = pd.Series(reason[split == DROPPED]).value_counts().to_dict()
     rows = rows[split != DROPPED].reset_index(drop=True)
 
-    measured_train = int(((rows["split"] == "train") & (rows["label_source"] != SIMULATED)).sum())
-    sim_train = int(((rows["split"] == "train") & (rows["label_source"] == SIMULATED)).sum())
-    added = 0
-    if measured_train:
-        share = cfg.splits.replay_min_share
-        needed = int(math.ceil(share * measured_train / (1.0 - share))) - sim_train if share > 0 else 0
-        if needed > 0:
-            golden_ids = set(rows.loc[rows["split"] == "golden", "recipe_id"])
-            extra = replay_rows(needed, ctx, cfg, rows, golden_ids)
-            rows = pd.concat([rows, extra], ignore_index=True)
-            added = len(extra)
-    rows["weight"] = rows["label_source"].map(cfg.labels.weight).astype(float)
+    rows, added = with_replay(rows, ctx, cfg)
+    rows["weight"] = row_weights(rows, cfg.labels)
     frame = _finish(rows, names)
 
     train = frame[frame["split"] == "train"]
@@ -250,12 +276,14 @@ def build_gold_dataset(tables, candidates: pd.DataFrame, measurements: pd.DataFr
         "simulator": {"seed": cfg.simulator.seed, "noise": cfg.simulator.noise.model_dump()},
         "row_counts": row_counts(frame),
         "dropped_rows": {str(k): int(v) for k, v in sorted(dropped.items())},
+        "excluded_zero_weight": excluded,
         "rejected_observations": len(problems),
         "rejections": problems[:MAX_REJECTIONS_IN_LINEAGE],
         "replay": {"min_share": cfg.splits.replay_min_share, "added_simulated_rows": added,
                    "simulated_train_share": (float((train["label_source"] == SIMULATED).mean()) if train_rows else None)},
         "trusted_sources": list(cfg.labels.trusted_sources),
         "weights": dict(cfg.labels.weights),
+        "verdict_weights": dict(cfg.labels.verdict_weights),
         "norm": {"mean": {k: float(v) for k, v in norm_mean.items()}, "std": {k: float(v) for k, v in norm_std.items()}},
     }
     return GoldDataset(frame=frame, feature_names=tuple(names), feature_order_hash=f_hash, dataset_hash=dataset_hash,
@@ -304,9 +332,13 @@ def read_measurements(con) -> pd.DataFrame:
     missing = [c for c in MEASUREMENT_COLUMNS if c not in present]
     if missing:
         raise ValueError(f"observations.measurements: missing column(s) {', '.join(missing)}")
-    columns = ", ".join(f'"{c}"' for c in MEASUREMENT_COLUMNS)
-    frame = con.execute(f"SELECT {columns} FROM observations.measurements ORDER BY observation_id").df()
-    return frame
+    columns = ", ".join(f'm."{c}"' for c in MEASUREMENT_COLUMNS)
+    verdict = ("e.verdict" if table_exists(con, "observations", "experiment_runs") else "CAST(NULL AS VARCHAR)")
+    join = ("LEFT JOIN observations.experiment_runs e ON m.kind = 'experiment' AND e.experiment_id = m.observation_id"
+            if verdict == "e.verdict" else "")
+    # The verdict of an experiment row (NULL for crew feedback) weighs it in training (gold.yaml verdict_weights).
+    return con.execute(f"SELECT {columns}, {verdict} AS verdict FROM observations.measurements m {join} "
+                       "ORDER BY m.observation_id").df()
 
 
 def _replace_table(con, name: str, frame: pd.DataFrame) -> None:

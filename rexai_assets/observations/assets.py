@@ -43,6 +43,7 @@ def _output(context: dg.AssetExecutionContext, report: Any) -> dg.Output[dict]:
         "measurements": dg.MetadataValue.int(report.measurements),
         "files_sha256": dg.MetadataValue.json(report.files),
         "quarantined_files": dg.MetadataValue.json(report.quarantined),
+        "inference_log_compacted": dg.MetadataValue.int(report.inference_entries),
     }
     if report.kind == "experiment":
         metadata["rows_off_day"] = dg.MetadataValue.int(report.off_day_rows)

@@ -40,6 +40,7 @@ class IngestReport:
     conflicts: int = 0
     off_day_rows: int = 0
     quarantined: list[str] = field(default_factory=list)
+    inference_entries: int = 0  # rows of the inference log compacted into the warehouse by this run
     rejections: list[RejectedRow] = field(default_factory=list)
     data_version: str = ""
 
@@ -73,14 +74,11 @@ def _scrubbed(row: RejectedRow, scrubber: pii.PiiScrubber) -> RejectedRow:
                        row.layer, row.logged_at)
 
 
-def ingest_partition(kind: RecordKind, partition_key: str, paths: list[Path], layout: DataLayout, connect: Connect,
-                     catalog: RecipeCatalog | None, run_id: str | None = None,
-                     now: datetime | None = None) -> IngestReport:
-    """Ingest `paths` (the partition's files) into the warehouse; see the module doc."""
-    now = now or datetime.now(timezone.utc)
-    scrubber = pii.default_scrubber()
+def _read_partition_files(kind: RecordKind, partition_key: str, paths: list[Path], layout: DataLayout,
+                          catalog: RecipeCatalog | None, run_id: str | None, now: datetime, scrubber: pii.PiiScrubber,
+                          report: IngestReport) -> list[pd.DataFrame]:
+    """Read, validate and prepare each file (unreadable ones go to quarantine); counts go into `report`."""
     key = pii.pii_key(layout.secrets)
-    report = IngestReport(kind.name, partition_key)
     prepared_frames = []
     for path in sorted(paths):
         source = inbox.relative_name(path, layout)
@@ -104,12 +102,24 @@ def ingest_partition(kind: RecordKind, partition_key: str, paths: list[Path], la
         if kind is EXPERIMENT and len(prepared):
             day = pd.Timestamp(partition_key).strftime("%Y-%m-%d")
             report.off_day_rows += int((prepared["finished_at"].dt.strftime("%Y-%m-%d") != day).sum())
+    return prepared_frames
+
+
+def ingest_partition(kind: RecordKind, partition_key: str, paths: list[Path], layout: DataLayout, connect: Connect,
+                     catalog: RecipeCatalog | None, run_id: str | None = None,
+                     now: datetime | None = None) -> IngestReport:
+    """Ingest `paths` (the partition's files) into the warehouse; see the module doc."""
+    now = now or datetime.now(timezone.utc)
+    scrubber = pii.default_scrubber()
+    report = IngestReport(kind.name, partition_key)
+    prepared_frames = _read_partition_files(kind, partition_key, paths, layout, catalog, run_id, now, scrubber, report)
 
     if not report.files:
         report.rejections = [_scrubbed(r, scrubber) for r in report.rejections]
         append_new_rejections(layout.ingestion_errors, report.rejections)
         with connect() as con:
             report.rows_in_partition, report.data_version = partition_fingerprint(con, kind, partition_key)
+            report.inference_entries = after_ingestion(con, layout, snapshot=False)
         return report
 
     combined = pd.concat(prepared_frames, ignore_index=True)
@@ -123,6 +133,7 @@ def ingest_partition(kind: RecordKind, partition_key: str, paths: list[Path], la
     with connect() as con:
         outcome = replace_partition(con, kind, partition_key, report.files, combined, now)
         report.rows_in_partition, report.data_version = partition_fingerprint(con, kind, partition_key)
+        report.inference_entries = after_ingestion(con, layout, snapshot=True)
     for clash in outcome.conflicts:
         where = "" if clash.existing_kind == kind.name else f"{clash.existing_kind} "
         report.rejections.append(RejectedRow(
@@ -138,6 +149,18 @@ def ingest_partition(kind: RecordKind, partition_key: str, paths: list[Path], la
     report.rejected_rows = len({(r.source_file, r.line) for r in report.rejections if r.line is not None})
     append_new_rejections(layout.ingestion_errors, report.rejections)
     return report
+
+
+def after_ingestion(con: Any, layout: DataLayout, snapshot: bool) -> int:
+    """What every ingestion run does besides its partition: compact the inference log into the warehouse
+    (returns the rows added) and, when observations changed, rewrite the measured-results snapshot."""
+    from rexai_assets import inference_log
+    from rexai_assets.observations.measured import write_snapshot
+
+    added = inference_log.compact(con, layout.inference_log, layout.quarantine)
+    if snapshot:
+        write_snapshot(con, layout.measured_snapshot)
+    return added
 
 
 def _inbox_path(layout: DataLayout, kind: RecordKind, name: str) -> str:

@@ -11,6 +11,7 @@ per preset name in raw/targets_presets.json. Static partitions would need the fi
 removed from it stops being one (its past materialisations stay in the event log).
 """
 
+import time
 from typing import Any, Iterable
 
 import pandas as pd
@@ -121,15 +122,18 @@ def recipe_recommendations(context: dg.AssetExecutionContext, storage: RexaiStor
     from rexai_assets.plots import markdown_image
     from rexai_assets.raw.tables import RawTables
     from rexai_assets.serving import recommend as rc
-    from rexai_assets.serving.scorer import ServingError, load_scorer
+    from rexai_assets.serving.measured import load_measured
+    from rexai_assets.serving.scorer import ServingError, load_scorer, log_served
 
+    started = time.perf_counter()
     tables = RawTables.from_assets(waste_inventory, waste_materials, process_catalog, mgs1_oxides, mgs1_properties,
                                    material_datasheets, target_presets)
     try:
         scorer = load_scorer(mlflow)
-        rec = rc.recommend(tables, context.partition_key, scorer)
+        rec = rc.recommend(tables, context.partition_key, scorer, measured=load_measured(storage.layout.measured_snapshot))
     except (rc.UnknownPreset, ServingError) as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
+    log_served(storage.layout.inference_log, "recipe_recommendations", scorer, rec.served(), rec.preset.name, started)
     paths = rc.write_outputs(rec, storage.layout.root / "recommendations")
     png = paths["png"].read_bytes()
     if rec.source != "model":

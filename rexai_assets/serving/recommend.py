@@ -296,6 +296,15 @@ def ranking_order(meets: np.ndarray, p: np.ndarray, load: np.ndarray, step: floa
     return np.lexsort((np.arange(len(bucket)), load, -bucket, ~np.asarray(meets, dtype=bool)))
 
 
+def demote_measured_misses(order: np.ndarray, keys: Sequence[str], measured: dict, preset: Preset) -> np.ndarray:
+    """`order` with the recipes that trusted measurements show to miss the preset moved behind all others
+    (stable: each group keeps its order). `keys[i]` is the content key of `order[i]`."""
+    from rexai_assets.serving.measured import misses_preset
+
+    miss = np.array([misses_preset(measured.get(k), preset) for k in keys], dtype=bool)
+    return np.concatenate([order[~miss], order[miss]])
+
+
 # ---------------------------------------------------------------------------------------------
 # Scoring, feasibility, Pareto front, ranking
 
@@ -388,6 +397,7 @@ class Recommendation:
                 "score": rec["score"], "fit_shortfall": rec["fit_shortfall"], "on_pareto": bool(rec["on_pareto"]),
                 "novelty": None if pd.isna(rec["novelty"]) else rec["novelty"],
                 "prediction": rec["prediction"], "drivers": rec["drivers"],
+                **({"measured": rec["measured"]} if rec.get("measured") else {}),
             })
         return {"target": self.preset.__dict__, "source": self.source, "model_version": self.model_version,
                 "calibrated_on": self.calibrated_on, "coverage_target": self.coverage_target,
@@ -397,9 +407,28 @@ class Recommendation:
     def to_json(self) -> str:
         return json.dumps(jsonable(self.to_dict()), indent=2, sort_keys=True)
 
+    def served(self) -> list:
+        """The ranked recipes as inference-log entries (`inference_log.Served`)."""
+        from rexai_assets.inference_log import served_from_spec
+
+        return [served_from_spec(r["recipe"], r["prediction"], r["recipe_id"]) for r in self.ranked.to_dict("records")]
+
+
+def top_positions(ctx: Any, cands: Candidates, ranked: np.ndarray, n_top: int, measured: dict | None,
+                  preset: Preset) -> np.ndarray:
+    """The first `n_top` of `ranked` (candidate positions, best first), measured misses behind all others.
+
+    Only the head can change: with k measured recipes, the first n_top + k positions hold n_top that are not
+    misses (if the candidates have them), so only those few are keyed and checked."""
+    if not measured:
+        return ranked[:n_top]
+    head = ranked[:n_top + len(measured)]
+    keys = [r["recipe_id"] for r in recipe_records(ctx, cands, head)]   # candidate ids are content keys
+    return demote_measured_misses(head, keys, measured, preset)[:n_top]
+
 
 def rank_candidates(ctx: Any, cands: Candidates, scorer: Any, preset: Preset, cfg: RecommendationSettings,
-                    top_n: int | None = None) -> Recommendation:
+                    top_n: int | None = None, measured: dict | None = None) -> Recommendation:
     """Score every candidate in one batch, drop cap-infeasible ones, build the Pareto front and the top list."""
     started = time.perf_counter()
     pred = scorer.predict(cands.X)
@@ -418,8 +447,9 @@ def rank_candidates(ctx: Any, cands: Candidates, scorer: Any, preset: Preset, cf
     on_front[feasible[front_local]] = True
 
     n_top = top_n or cfg.top_n
-    # Whole interval meets, then p_meets (floored to 0.01), then resource load, then draw order.
-    top = feasible[ranking_order(whole_interval[feasible], probability[feasible], load[feasible])[:n_top]]
+    # Whole interval meets, then p_meets (floored to 0.01), then resource load, then draw order; measured misses last.
+    top = top_positions(ctx, cands, feasible[ranking_order(whole_interval[feasible], probability[feasible],
+                                                          load[feasible])], n_top, measured, preset)
     novelty = scorer.novelty(cands.X[top]) if len(top) else np.zeros(0)
     records = recipe_records(ctx, cands, top)
     drv = drivers(cands.X[top], cands.X, scorer.feature_names, scorer.importances, scorer.target_names,
@@ -434,6 +464,7 @@ def rank_candidates(ctx: Any, cands: Candidates, scorer: Any, preset: Preset, cf
                      "resource_load": float(load[i]), "score": float(score[i]),
                      "fit_shortfall": float(shortfall[i]), "on_pareto": bool(on_front[i]),
                      "novelty": float(novelty[position]), "prediction": prediction, "drivers": drv[position],
+                     "measured": (measured or {}).get(rec["recipe_id"]),  # candidate ids are content keys
                      **{t: prediction[t]["value"] for t in scorer.target_names},
                      **{f"{t}_lo": prediction[t]["lo"] for t in scorer.target_names},
                      **{f"{t}_hi": prediction[t]["hi"] for t in scorer.target_names}})
@@ -458,7 +489,7 @@ def rank_candidates(ctx: Any, cands: Candidates, scorer: Any, preset: Preset, cf
 
 
 def recommend(tables: Any, preset_name: str, scorer: Any, cfg: RecommendationSettings | None = None,
-              top_n: int | None = None, ctx: Any = None) -> Recommendation:
+              top_n: int | None = None, ctx: Any = None, measured: dict | None = None) -> Recommendation:
     """The whole recommendation for one preset (raises UnknownPreset with the valid names)."""
     from rexai_assets.gold.features import feature_context
 
@@ -472,7 +503,7 @@ def recommend(tables: Any, preset_name: str, scorer: Any, cfg: RecommendationSet
     started = time.perf_counter()
     cands = sample_candidates(ctx, tables.inventory, cfg.candidates, cfg.seed, cfg.batch_kg)
     sampled = time.perf_counter()
-    result = rank_candidates(ctx, cands, scorer, preset, cfg, top_n)
+    result = rank_candidates(ctx, cands, scorer, preset, cfg, top_n, measured)
     result.seconds["sample"] = sampled - started
     return result
 

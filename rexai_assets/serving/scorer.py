@@ -182,6 +182,28 @@ def load_model(mlflow: Any = None, alias: str = "champion") -> tuple[Any, str] |
     return ensemble, str(getattr(info, "version", info))
 
 
+def model_identity(scorer: Scorer) -> dict[str, str | None]:
+    """What the inference log records about the model behind a scorer."""
+    from rexai_assets.gold.contract import feature_order_hash
+
+    model = scorer.model
+    return {"model_source": scorer.source, "model_version": scorer.version,
+            # the hash recorded when the model was saved or loaded (never re-serialised here)
+            "model_hash": getattr(model, "_model_hash", None) or (getattr(model, "metadata", None) or {}).get("model_hash"),
+            "feature_order_hash": getattr(model, "feature_order_hash", None) or feature_order_hash()}
+
+
+def log_served(folder: Path, command: str, scorer: Scorer, served: Sequence[Any], preset: str | None,
+               started: float) -> Path | None:
+    """Append one serving call to the inference log (`inference_log`); `started` is its `time.perf_counter()`."""
+    import time
+
+    from rexai_assets.inference_log import log_inference
+
+    return log_inference(folder, command, model_identity(scorer), served, preset,
+                         latency_ms=(time.perf_counter() - started) * 1000.0)
+
+
 def load_scorer(mlflow: Any = None, alias: str = "champion") -> Scorer:
     """The champion (resolved now) as a scorer; the heuristic when no version holds the alias."""
     found = load_model(mlflow, alias)
