@@ -86,3 +86,47 @@ def test_loop_sensors_tick_on_every_daemon_loop_and_runs_leave_the_queue_quickly
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     write_instance_yaml(home)
     assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+
+
+class BusyInstance:
+    """An instance where a run of `job` is queued: everything else as the real one."""
+
+    def __init__(self, instance: dg.DagsterInstance, job: str):
+        self.instance, self.job = instance, job
+
+    def get_runs_count(self, filters: dg.RunsFilter) -> int:
+        return 1 if filters.job_name == self.job else 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.instance, name)
+
+
+def test_champion_bundle_sensor_seals_what_must_serve_once(tmp_path):
+    from rexai_assets.evaluation.promotion import desk_from_resources
+    from rexai_assets.loop.sensors import champion_bundle_request
+
+    defs, instance = build_definitions(), dg.DagsterInstance.ephemeral()
+    mlflow = defs.resources["mlflow"]
+    client = mlflow.client()
+    client.create_registered_model("rexai")
+    (tmp_path / "artefact").mkdir()
+    for _ in range(2):
+        client.create_model_version("rexai", source=str(tmp_path / "artefact"))
+    assert tick(defs, instance, "champion_bundle_sensor").skip_message == (
+        "no champion and no pinned version: nothing to seal")
+    desk_from_resources(defs.resources).registry.set_champion("1", archive=None)
+    first = tick(defs, instance, "champion_bundle_sensor")
+    assert isinstance(first, dg.RunRequest) and first.job_name == "champion_bundle_job"
+    assert first.tags["rexai/champion"] == "1" and first.tags["rexai/sealed_before"] == "none"
+    assert tick(defs, instance, "champion_bundle_sensor").run_key == first.run_key  # Dagster runs a key once
+    for job in ("retrain_job", "champion_bundle_job"):
+        busy = champion_bundle_request(BusyInstance(instance, job), mlflow)
+        assert isinstance(busy, dg.SkipReason) and busy.skip_message.startswith(f"a {job} run is queued or running")
+    instance.report_runless_asset_event(dg.AssetMaterialization("model_bundle", metadata={"model_version": "1"}))
+    assert tick(defs, instance, "champion_bundle_sensor").skip_message == (
+        "the sealed bundle holds v1, the version to serve")
+    desk_from_resources(defs.resources).registry.set_champion("2", archive="1")
+    second = tick(defs, instance, "champion_bundle_sensor")
+    assert second.tags["rexai/champion"] == "2" and second.tags["rexai/sealed_before"] == "1"
+    desk_from_resources(defs.resources).registry.set_champion("1", archive="2")  # moved back before it ran
+    assert isinstance(tick(defs, instance, "champion_bundle_sensor"), dg.SkipReason)

@@ -166,3 +166,20 @@ def test_allowance_is_re_estimated_from_measurements():
     # Too few rows for a valid quantile: the configured allowance stays unless a row already exceeds it.
     assert measured_allowance(y[:5], lo[:5], hi[:5], TargetScale(), 0.95, configured=5.0)[0] == 5.0
     assert measured_allowance(np.array([]), np.array([]), np.array([]), TargetScale(), 0.95, 0.3) == (0.3, "config")
+
+
+def test_a_forest_loaded_twice_saves_the_same_bytes(tmp_path):
+    """Tree node records have padding bytes nothing writes; saving zeroes them, so the bytes depend on the trees only."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    from rexai_assets.models.forest import load_sklearn_state, save_sklearn_state
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 4)), rng.normal(size=200)
+    save_sklearn_state({"forests": [RandomForestRegressor(n_estimators=5, random_state=0).fit(X, y)]}, tmp_path / "f")
+    saved = []
+    for i in range(3):
+        state = load_sklearn_state(tmp_path / "f")
+        save_sklearn_state(state, tmp_path / f"again{i}")
+        saved.append((tmp_path / f"again{i}").read_bytes())
+    assert saved[0] == saved[1] == saved[2]

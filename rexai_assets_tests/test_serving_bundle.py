@@ -162,3 +162,41 @@ def test_not_a_zip(tmp_path):
     path = tmp_path / "junk.zip"
     path.write_bytes(b"not a zip")
     assert bd.verify_bundle(path).problems[0].startswith("not a ZIP file")
+
+
+def seal_in_fresh_root(root: Path, model_dir: Path, gold, seconds: float, monkeypatch) -> bd.BundleResult:
+    """Register the model as v1 in a fresh data root (through the real training tracker, which records
+    timings, run ids and artefact URIs under that root) and seal v1 there."""
+    from rexai_assets import settings
+    from rexai_assets.models.config import models_config
+    from rexai_assets.models.ensemble import TrainedEnsemble
+    from rexai_assets.models.tracking import track_and_register
+    from rexai_assets.paths import layout
+    from rexai_assets.resources import build_resources
+
+    monkeypatch.setenv("REXAI_DATA_ROOT", str(root))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # mlflow.set_tracking_uri exports the previous root's
+    settings.clear_cache()
+    mlflow = build_resources()["mlflow"]
+    ensemble = TrainedEnsemble.load(model_dir)
+    ensemble.metadata.update(train_seconds={"forest": seconds}, training_seconds_total=seconds)
+    record = track_and_register(ensemble, mlflow, layout().models, models_config(), dagster_run_id=f"run-{seconds}")
+    assert record.version == "1" and str(root) in record.artifact_uri
+    cfg = bd.BundleSettings(version="1", replay=bd.ReplaySettings(golden_rows=6, observation_rows=6))
+    return bd.seal(mlflow, gold, layout().ensure().bundles, cfg=cfg)
+
+
+def test_one_version_sealed_in_two_data_roots_gives_the_same_bytes(built, tmp_path, monkeypatch):
+    model_dir = built[0]
+    tables = load_raw_tables(SHIPPED_RAW)
+    gold = small_gold(tables, size=400, raw_dir=SHIPPED_RAW)
+    first = seal_in_fresh_root(tmp_path / "root_a", model_dir, gold, 1.5, monkeypatch)
+    second = seal_in_fresh_root(tmp_path / "root_b", model_dir, gold, 2.5, monkeypatch)
+    assert first.path.parent != second.path.parent
+    assert first.path.read_bytes() == second.path.read_bytes() and first.path.name == second.path.name
+    assert bd.verify_bundle(second.path).ok
+    with zipfile.ZipFile(second.path) as archive:
+        text = b"".join(archive.read(n) for n in archive.namelist() if n.endswith(".json")).decode()
+    assert "root_b" not in text and "train_seconds" not in text and "run_id" not in text
+    provenance = json.loads(second.path.with_name(second.path.name + bd.PROVENANCE_SUFFIX).read_text())
+    assert provenance["train_seconds"] == {"forest": 2.5} and "root_b" in provenance["artifact_uri"]

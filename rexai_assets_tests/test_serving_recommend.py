@@ -119,7 +119,9 @@ def test_outputs_markdown_and_png(tables, tmp_path):
     assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = paths["markdown"].read_text()
     assert table.count("\n| ") == len(rec.ranked) + 1  # header + one line per recipe
-    assert rc.markdown_image(b"png").startswith("![plot](data:image/png;base64,")
+    from rexai_assets.plots import markdown_image
+
+    assert markdown_image(b"png").startswith("![plot](data:image/png;base64,")
 
 
 def test_preset_partitions_follow_the_file(raw_copy):

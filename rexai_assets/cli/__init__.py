@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "rexai_assets.cli.serving",
     "rexai_assets.cli.promotion",
     "rexai_assets.cli.planning",
+    "rexai_assets.cli.status",
     "rexai_assets.cli.history",
     "rexai_assets.cli.ops",
 )

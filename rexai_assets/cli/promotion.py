@@ -1,15 +1,12 @@
-"""`rexai proposals`, `rexai approve`, `rexai rollback`, `rexai status`: the second vote and the state of production."""
+"""`rexai proposals` (`show ID`: cli/review.py), `rexai approve`, `rexai rollback`: the second vote (`rexai status` is in cli/status.py)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from rexai_assets.cli import CommandError
-
-LINEAGE_TAGS = ("dataset_hash", "config_hash", "feature_order_hash", "model_hash")
-
+from rexai_assets.cli.review import add_show
 
 def _desk():
     from rexai_assets.evaluation.promotion import desk_from_resources
@@ -76,78 +73,13 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
-def champion_details(desk: Any) -> dict[str, Any] | None:
-    version = desk.registry.champion()
-    if version is None:
-        return None
-    client = desk.registry.client
-    model_version = client.get_model_version(desk.registry.cfg.registered_model, version)
-    details: dict[str, Any] = {"version": version, "created": model_version.creation_timestamp,
-                               "tags": dict(model_version.tags)}
-    if model_version.run_id:
-        run = client.get_run(model_version.run_id)
-        details["metrics"] = {k: round(v, 5) for k, v in sorted(run.data.metrics.items())}
-        details["lineage"] = {k: run.data.tags.get(k) or model_version.tags.get(k) for k in LINEAGE_TAGS}
-        details["trained_on"] = run.data.tags.get("trained_on") or model_version.tags.get("trained_on")
-    details["calibrated_on"] = json.loads(model_version.tags.get("calibrated_on") or "null")
-    return details
-
-
-def last_retrain() -> dict[str, Any] | None:
-    import dagster as dg
-
-    from rexai_assets.pipeline import ensure_dagster_home
-
-    ensure_dagster_home()
-    instance = dg.DagsterInstance.get()
-    records = instance.get_run_records(dg.RunsFilter(tags={"rexai/retrain": "true"}), limit=1)
-    if not records:
-        return None
-    run = records[0].dagster_run
-    return {"run_id": run.run_id, "status": run.status.value, "started": str(records[0].create_timestamp),
-            "trigger": run.tags.get("rexai/trigger", "unknown"),
-            "counts": {k.split("/", 1)[1]: v for k, v in run.tags.items() if k.startswith("rexai/count_")}}
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from rexai_assets.evaluation.promotion import PENDING, fetch_proposals
-    from rexai_assets.serving.scorer import calibration_note
-
-    desk = _desk()
-    with desk.connect() as con:
-        pending = [p for p in fetch_proposals(con, limit=200) if p.status == PENDING]
-    status = {"champion": champion_details(desk), "pending_proposals": [p.proposal_id for p in pending],
-              "last_retrain": last_retrain(), "pii_path": active_pii_path()}
-    if args.json:
-        print(json.dumps(status, indent=2, default=str))
-        return 0
-    champion = status["champion"]
-    if champion is None:
-        print("champion: none (predictions come from the heuristic, degraded mode)")
-    else:
-        print(f"champion: v{champion['version']} trained on {champion.get('trained_on') or '?'}")
-        print(f"  {calibration_note(champion.get('calibrated_on'))}")
-        for key, value in (champion.get("lineage") or {}).items():
-            print(f"  {key}: {value}")
-        for key, value in (champion.get("metrics") or {}).items():
-            print(f"  {key}: {value}")
-    print(f"pending proposals: {len(pending)}")
-    for proposal in pending:
-        print(f"  {proposal.summary()}")
-    retrain = status["last_retrain"]
-    print("last retrain: none" if retrain is None else
-          f"last retrain: {retrain['started']} run {retrain['run_id'][:8]} {retrain['status']} "
-          f"trigger={retrain['trigger']} {retrain['counts']}")
-    print(f"pii path: {status['pii_path']}")
-    return 0
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     proposals = subparsers.add_parser("proposals", help="list pending and recent promotion proposals")
     proposals.add_argument("--pending", action="store_true", help="only proposals waiting for a person")
     proposals.add_argument("--limit", type=int, default=20)
     proposals.add_argument("--json", action="store_true")
     proposals.set_defaults(handler=cmd_proposals)
+    add_show(proposals)
 
     approve = subparsers.add_parser("approve", help="the second vote on a proposal (approve, or --reject)")
     approve.add_argument("proposal_id")
@@ -163,7 +95,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rollback.add_argument("--reviewer", required=True)
     rollback.add_argument("--notes")
     rollback.set_defaults(handler=cmd_rollback)
-
-    status = subparsers.add_parser("status", help="production model, pending proposals, last retrain and why, PII path")
-    status.add_argument("--json", action="store_true")
-    status.set_defaults(handler=cmd_status)

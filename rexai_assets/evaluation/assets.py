@@ -22,20 +22,11 @@ def model_evaluation(context: dg.AssetExecutionContext, gold_dataset, storage: R
 def promotion_proposal(context: dg.AssetExecutionContext, model_evaluation, storage: RexaiStorage,
                        warehouse: Warehouse, mlflow: MlflowTracking) -> dg.Output:
     """PROMOTE / REVIEW / REJECT for the challenger with each criterion's numbers; applied at once per policy."""
-    from rexai_assets.evaluation.evaluate import propose
+    from rexai_assets.evaluation.evaluate import proposal_metadata, propose
 
     proposal, outcome = propose(model_evaluation, storage, warehouse, mlflow, trigger=context.run.tags.get("rexai/trigger"),
                                 run_id=context.run_id)
-    failed = [c["detail"] for c in proposal.criteria if not c["passed"]]
-    return dg.Output(proposal, metadata={
-        "proposal_id": proposal.proposal_id, "recommendation": proposal.recommendation, "status": proposal.status,
-        "challenger_version": str(proposal.challenger_version),
-        "calibrated_on": dg.MetadataValue.json(model_evaluation.lineage.get("challenger_calibrated_on") or {}),
-        "confidence": proposal.confidence, "improvement": round(proposal.improvement, 5),
-        "champion_after": str(outcome.champion_after if outcome else proposal.champion_version),
-        "criteria": dg.MetadataValue.md("\n".join(
-            f"- {'PASS' if c['passed'] else 'FAIL'} {c['detail']}" for c in proposal.criteria)),
-        "failed": dg.MetadataValue.json(failed)})
+    return dg.Output(proposal, metadata=proposal_metadata(proposal, outcome, model_evaluation))
 
 
 @dg.asset_check(asset=model_evaluation, blocking=True,

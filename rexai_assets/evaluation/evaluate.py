@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from pathlib import Path
+from typing import Any, Mapping
 
 import dagster as dg
 import numpy as np
@@ -12,9 +13,16 @@ import pandas as pd
 from rexai_assets.atomic import write_text_atomic
 from rexai_assets.evaluation import gate
 from rexai_assets.gold.contract import TARGETS
+from rexai_assets.models.rules import MEASURED_SLICE
 from rexai_assets.paths import DataLayout
 
 EVALUATED_SPLITS = ("golden", "test")
+STORED_DIGITS = 6
+
+
+def evaluation_path(layout: DataLayout, challenger_version: str | None) -> Path:
+    """`models/evaluations/v<version>.json`: a challenger's evaluation report."""
+    return layout.models / "evaluations" / f"v{challenger_version}.json"
 
 
 def truth_frame(gold: Any) -> pd.DataFrame:
@@ -43,15 +51,39 @@ def model_metrics(name: str, predictions: Any, truth: pd.DataFrame) -> pd.DataFr
     return pd.concat([coarse, by_source], ignore_index=True)
 
 
-def evaluate_models(gold: Any, challenger: Any, champion: Any | None) -> pd.DataFrame:
+def _rounded(values: np.ndarray) -> list[float | None]:
+    return [float(f"{v:.{STORED_DIGITS}g}") if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
+
+
+def measured_golden_predictions(truth: pd.DataFrame, predictions: Mapping[str, gate.Predictions]) -> dict:
+    """Per target, the trusted measured golden rows' recipe ids, measured values and each model's point
+    prediction (6 significant digits): what the review page plots, stored with the evaluation so that
+    the page can be rebuilt later without the models."""
+    rows = truth[(truth["split"] == "golden") & (truth["slice"] == MEASURED_SLICE)]
+    stored = {}
+    for target in TARGETS:
+        labelled = rows[rows[target].notna()]
+        if labelled.empty:
+            continue
+        positions = labelled.index.to_numpy()
+        stored[target] = {"recipe_id": labelled["recipe_id"].astype(str).tolist(),
+                          "measured": _rounded(labelled[target].to_numpy(float)),
+                          **{name: _rounded(np.asarray(pred[target]["value"], dtype=float)[positions])
+                             for name, pred in predictions.items()}}
+    return stored
+
+
+def evaluate_models(gold: Any, challenger: Any, champion: Any | None) -> tuple[pd.DataFrame, dict]:
+    """Per-slice metrics of every model on the same rows, and the measured golden predictions of the two models."""
     truth = truth_frame(gold)
     features = truth[list(gold.feature_names)]
     X = features.to_numpy(np.float64)
-    metrics = [model_metrics("challenger", challenger.predict(X), truth),
-               model_metrics("heuristic", heuristic_predictions(features), truth)]
+    predictions = {"challenger": challenger.predict(X)}
     if champion is not None:
-        metrics.append(model_metrics("champion", champion.predict(X), truth))
-    return pd.concat(metrics, ignore_index=True)
+        predictions["champion"] = champion.predict(X)
+    metrics = [model_metrics(name, pred, truth) for name, pred in predictions.items()]
+    metrics.insert(1, model_metrics("heuristic", heuristic_predictions(features), truth))
+    return pd.concat(metrics, ignore_index=True), measured_golden_predictions(truth, predictions)
 
 
 def evaluate_registry_models(gold: Any, mlflow: Any, layout: DataLayout) -> gate.EvaluationReport:
@@ -71,16 +103,18 @@ def evaluate_registry_models(gold: Any, mlflow: Any, layout: DataLayout) -> gate
         loaded_champion, note = None, f"champion not comparable: {exc}"
     if loaded_champion is not None:
         champion, champion_version = loaded_champion[0], loaded_champion[1].version
-    metrics = evaluate_models(gold, challenger, champion)
-    lineage = {"dataset_hash": gold.dataset_hash, "config_hash": gold.config_hash,
+    metrics, measured = evaluate_models(gold, challenger, champion)
+    lineage = {"raw_files": (getattr(gold, "lineage", None) or {}).get("raw_files"),
+               "dataset_hash": gold.dataset_hash, "config_hash": gold.config_hash,
                "feature_order_hash": gold.feature_order_hash,
                "challenger_model_hash": challenger.metadata.get("model_hash") if hasattr(challenger, "metadata") else None,
                "challenger_calibrated_on": challenger.metadata.get("calibrated_on") if hasattr(challenger, "metadata") else None,
                "champion_note": note}
-    report = gate.EvaluationReport(metrics, challenger_info.version, champion_version, lineage)
-    write_text_atomic(layout.models / "evaluations" / f"v{challenger_info.version}.json", json.dumps({
+    report = gate.EvaluationReport(metrics, challenger_info.version, champion_version, lineage, measured)
+    write_text_atomic(evaluation_path(layout, challenger_info.version), json.dumps({
         "challenger_version": report.challenger_version, "champion_version": report.champion_version,
-        "lineage": lineage, "metrics": metrics.to_dict("records")}, indent=2, sort_keys=True, default=str))
+        "lineage": lineage, "metrics": metrics.to_dict("records"), "measured_golden": measured},
+        indent=2, sort_keys=True, default=str))
     return report
 
 
@@ -117,6 +151,23 @@ def propose(report: gate.EvaluationReport, storage: Any, warehouse: Any, mlflow:
         lineage=report.lineage, trigger=trigger, dagster_run_id=run_id)
     outcome = build_desk(storage, warehouse, mlflow).record(proposal, promotion_settings().mode)
     return proposal, outcome
+
+
+def proposal_metadata(proposal: Any, outcome: Any, report: gate.EvaluationReport) -> dict[str, Any]:
+    """The proposal's metadata in the UI: the decision, each criterion, and its review page for the second vote."""
+    from rexai_assets.evaluation.review import build_review_page
+
+    failed = [c["detail"] for c in proposal.criteria if not c["passed"]]
+    return {
+        "proposal_id": proposal.proposal_id, "recommendation": proposal.recommendation, "status": proposal.status,
+        "challenger_version": str(proposal.challenger_version),
+        "calibrated_on": dg.MetadataValue.json(report.lineage.get("challenger_calibrated_on") or {}),
+        "confidence": proposal.confidence, "improvement": round(proposal.improvement, 5),
+        "champion_after": str(outcome.champion_after if outcome else proposal.champion_version),
+        "criteria": dg.MetadataValue.md("\n".join(
+            f"- {'PASS' if c['passed'] else 'FAIL'} {c['detail']}" for c in proposal.criteria)),
+        "failed": dg.MetadataValue.json(failed),
+        "review_page": dg.MetadataValue.md(build_review_page(proposal, report.measured_golden).markdown())}
 
 
 def failed_checks(instance: Any, run_id: str) -> list[dict]:

@@ -226,6 +226,7 @@ class EvaluationReport:
     challenger_version: str | None
     champion_version: str | None
     lineage: dict = field(default_factory=dict)
+    measured_golden: dict = field(default_factory=dict)  # per target: recipe ids, measured, each model's prediction
 
     def table(self, split: str = "golden") -> pd.DataFrame:
         view = self.metrics[self.metrics["split"] == split]

@@ -9,7 +9,6 @@ Plain functions (no Dagster); the plots import matplotlib when called.
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any, Mapping
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from rexai_assets.contract import TARGETS
+from rexai_assets.plots import png_bytes
 
 
 def _iso(value: Any) -> str | None:
@@ -102,12 +102,7 @@ def to_json(document: Mapping[str, Any]) -> str:
 
 
 def _png(fig: Any) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=70, metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig, dpi=70)
 
 
 def _figure(ncols: int, width: float) -> tuple[Any, Any]:

@@ -7,6 +7,7 @@ import dagster as dg
 from rexai_assets.observations.assets import experiment_partitions, feedback_partitions
 
 EXPERIMENTS_JOB, FEEDBACK_JOB, RETRAIN_JOB = "experiments_job", "feedback_job", "retrain_job"
+CHAMPION_BUNDLE_JOB = "champion_bundle_job"
 RETRAIN_TAG = "rexai/retrain"
 
 experiments_job = dg.define_asset_job(
@@ -32,6 +33,12 @@ REEVALUATE_JOB = "reevaluate_job"
 reevaluate_job = dg.define_asset_job(
     REEVALUATE_JOB, selection=dg.AssetSelection.assets("gold_dataset", "model_evaluation", "promotion_proposal"),
     description="Re-evaluate the challenger once the experiments a reviewer requested are measured.")
+
+# A champion moved outside a retrain (approve, rollback, the review job): seal its bundle. The
+# recommendations follow by declarative automation, as after every sealed bundle.
+champion_bundle_job = dg.define_asset_job(
+    CHAMPION_BUNDLE_JOB, selection=dg.AssetSelection.assets("model_bundle"),
+    description="Seal the bundle of the current champion (requested by champion_bundle_sensor when the alias moved).")
 
 
 def launched_run_config() -> dict:

@@ -570,9 +570,9 @@ def markdown_summary(results: dict) -> str:
 def learning_curve_png(results: dict) -> bytes:
     """MAE ratio vs bootstrap and interval coverage against lab rows: per target the mean over realities,
     faint lines per reality."""
-    import io
-
     import matplotlib
+
+    from rexai_assets.plots import png_bytes
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -601,10 +601,7 @@ def learning_curve_png(results: dict) -> bytes:
     left.legend(fontsize=8)
     right.legend(fontsize=8, loc="lower right")
     fig.suptitle(f"learning benchmark: {len(results['realities'])} realities (mean bold, each reality faint)")
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80, metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)
 
 
 def write_results(results: dict, out_dir: Path) -> dict[str, Path]:

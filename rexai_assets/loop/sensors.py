@@ -13,8 +13,9 @@ import dagster as dg
 
 from rexai_assets.hashing import sha256_json
 from rexai_assets.partitions import unknown_partition_keys
-from rexai_assets.loop.jobs import (EXPERIMENTS_JOB, FEEDBACK_JOB, REEVALUATE_JOB, RETRAIN_JOB, RETRAIN_TAG,
-                                    experiments_job, feedback_job, launched_run_config, reevaluate_job, retrain_job)
+from rexai_assets.loop.jobs import (CHAMPION_BUNDLE_JOB, EXPERIMENTS_JOB, FEEDBACK_JOB, REEVALUATE_JOB, RETRAIN_JOB,
+                                    RETRAIN_TAG, champion_bundle_job, experiments_job, feedback_job, launched_run_config,
+                                    reevaluate_job, retrain_job)
 from rexai_assets.resources import MlflowTracking, RexaiStorage, Warehouse
 from rexai_assets.warehouse import table_exists
 
@@ -163,6 +164,47 @@ def requested_tests_sensor(context: dg.SensorEvaluationContext, storage: RexaiSt
     requests = reevaluation_requests(build_desk(storage, warehouse, mlflow),
                                      planning_settings().request_tests.min_measured_share)
     return requests or dg.SkipReason("no requested tests complete")
+
+
+MODEL_BUNDLE = dg.AssetKey("model_bundle")
+CHAMPION_INTERVAL_S = 10
+
+
+def sealed_version(instance: dg.DagsterInstance) -> tuple[str | None, float]:
+    """The model version of the last `model_bundle` materialisation (None if nothing was sealed), and its time."""
+    event = instance.get_latest_materialization_event(MODEL_BUNDLE)
+    if event is None:
+        return None, 0.0
+    version = event.asset_materialization.metadata.get("model_version")
+    return (str(version.value) if version is not None else None), event.timestamp
+
+
+def champion_bundle_request(instance: dg.DagsterInstance, mlflow: MlflowTracking) -> dg.RunRequest | dg.SkipReason:
+    """A run that seals the bundle when the version it must hold (the champion, or the version pinned in
+    config/bundle.yaml) is not the last one sealed; a retrain seals its own promotion, so none then."""
+    from rexai_assets.serving.bundle import bundle_settings, resolve_version
+
+    wanted = resolve_version(mlflow, bundle_settings())
+    if wanted is None:
+        return dg.SkipReason("no champion and no pinned version: nothing to seal")
+    sealed, sealed_at = sealed_version(instance)
+    if sealed == wanted:
+        return dg.SkipReason(f"the sealed bundle holds v{wanted}, the version to serve")
+    for job in (RETRAIN_JOB, CHAMPION_BUNDLE_JOB):
+        if instance.get_runs_count(dg.RunsFilter(job_name=job, statuses=ACTIVE_STATUSES)) > 0:
+            return dg.SkipReason(f"a {job} run is queued or running; it seals the bundle")
+    return dg.RunRequest(run_key=f"champion:v{wanted}:after:{sealed_at}", job_name=CHAMPION_BUNDLE_JOB,
+                         run_config=launched_run_config(),
+                         tags={"rexai/trigger": "champion_changed", "rexai/champion": wanted,
+                               "rexai/sealed_before": sealed or "none"})
+
+
+@dg.sensor(job=champion_bundle_job, minimum_interval_seconds=CHAMPION_INTERVAL_S,
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Re-seals the bundle when the champion alias moved (approve, rollback, auto-promotion); "
+                       "the recommendations follow.")
+def champion_bundle_sensor(context: dg.SensorEvaluationContext, mlflow: MlflowTracking):
+    return champion_bundle_request(context.instance, mlflow)
 
 
 # Declarative automation (recommendations refresh when a new bundle is sealed) needs a running sensor.

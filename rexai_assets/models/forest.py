@@ -81,9 +81,32 @@ def fit_forest(X: np.ndarray, Y: np.ndarray, W: np.ndarray, target_names: tuple[
     return ForestMember(tuple(target_names), forests, time.perf_counter() - started)
 
 
+def zero_tree_padding(obj: object) -> None:
+    """Zero the padding bytes of every fitted scikit-learn tree in `obj` (an estimator, list or dict), in place.
+
+    A tree's node records have padding bytes that nothing writes (the node memory comes from realloc),
+    so two pickles of the same tree could differ. Rewriting the nodes from a zeroed array (Tree's
+    __setstate__ copies whole records) makes the saved bytes depend on the tree only."""
+    if isinstance(obj, dict):
+        for value in obj.values():
+            zero_tree_padding(value)
+    elif isinstance(obj, (list, tuple, np.ndarray)) and (not isinstance(obj, np.ndarray) or obj.dtype == object):
+        for value in obj:
+            zero_tree_padding(value)
+    elif hasattr(obj, "estimators_"):
+        zero_tree_padding(list(np.ravel(np.asarray(obj.estimators_, dtype=object))))
+    elif getattr(obj, "tree_", None) is not None:
+        state = obj.tree_.__getstate__()
+        nodes = np.zeros(state["nodes"].shape, dtype=state["nodes"].dtype)  # calloc: padding is zero
+        for name in nodes.dtype.names:
+            nodes[name] = state["nodes"][name]
+        obj.tree_.__setstate__({**state, "nodes": nodes})
+
+
 def save_sklearn_state(state: dict, path: Path) -> None:
     import joblib
 
+    zero_tree_padding(state)
     joblib.dump(state, path, compress=3)
 
 

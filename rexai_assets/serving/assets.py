@@ -119,6 +119,7 @@ def recipe_recommendations(context: dg.AssetExecutionContext, storage: RexaiStor
                            process_catalog: pd.DataFrame, mgs1_oxides: pd.DataFrame, mgs1_properties: pd.DataFrame,
                            material_datasheets: pd.DataFrame, target_presets: pd.DataFrame) -> dg.Output[dict]:
     """Ranked recipes for one target preset from the champion at run time (heuristic if none): intervals, novelty, drivers, Pareto front."""
+    from rexai_assets.plots import markdown_image
     from rexai_assets.raw.tables import RawTables
     from rexai_assets.serving import recommend as rc
     from rexai_assets.serving.measured import load_measured
@@ -142,7 +143,7 @@ def recipe_recommendations(context: dg.AssetExecutionContext, storage: RexaiStor
         "top_recipes": dg.MetadataValue.md(rc.markdown_table(rec)),
         "best_p_meets": float(rec.ranked["p_meets"].iloc[0]) if not rec.ranked.empty else 0.0,
         "calibrated_on": dg.MetadataValue.json(rec.calibrated_on or {}),
-        "pareto_front": dg.MetadataValue.md(rc.markdown_image(png, "pareto")),
+        "pareto_front": dg.MetadataValue.md(markdown_image(png, "pareto")),
         "json_path": dg.MetadataValue.path(str(paths["json"])), "plot_path": dg.MetadataValue.path(str(paths["png"])),
         "seconds_scoring": round(rec.seconds.get("score", 0.0), 4)})
 

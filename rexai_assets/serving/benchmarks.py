@@ -27,7 +27,6 @@ report the validation MAE change per target against the same model with every fe
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from rexai_assets.plots import png_bytes
 from rexai_assets.serving.recommend import BenchmarkSettings, Preset, RESOURCES, ScenarioSettings
 
 METRIC_COLUMNS = ["model", "model_version", "label_set", "slice", "target", "n", "mae", "rmse", "interval_width", "coverage"]
@@ -197,15 +197,6 @@ def run_benchmarks(gold: Any, ctx: Any, presets: Sequence[Preset], scorers: Mapp
 # Plots (one panel per target: units are never mixed on an axis)
 
 
-def _png(fig: Any) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80, metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
-
-
 def mae_plot(metrics: pd.DataFrame, label_set: str, title: str) -> bytes | None:
     import matplotlib
 
@@ -230,7 +221,7 @@ def mae_plot(metrics: pd.DataFrame, label_set: str, title: str) -> bytes | None:
         ax.set_title(f"{target} MAE", fontsize=9)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def before_after_plot(before: pd.DataFrame, after: pd.DataFrame, old: str, new: str) -> bytes:
@@ -256,7 +247,7 @@ def before_after_plot(before: pd.DataFrame, after: pd.DataFrame, old: str, new: 
         ax.set_title(f"{target} MAE", fontsize=9)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f"champion change v{old} -> v{new}: MAE on the same rows", fontsize=10)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def write_tables(frame: pd.DataFrame, folder: Path, stem: str) -> dict[str, Path]:
@@ -340,4 +331,4 @@ def ablation_plot(frame: pd.DataFrame) -> bytes:
     ax.axvline(0, color="k", lw=0.8)
     ax.set_xlabel("validation MAE change without the group (% of the full model's MAE, per target)")
     ax.legend(fontsize=7)
-    return _png(fig)
+    return png_bytes(fig)

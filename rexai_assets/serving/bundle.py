@@ -16,6 +16,11 @@ create_system, no directory entries or absolute paths, ZIP_DEFLATED at a fixed l
 keys and expected predictions rounded to 10 significant digits. No build time is recorded anywhere, so
 the same inputs give the same bytes; the bundle's sha256 is in its file name
 (`rexai-v<version>-<sha256[:12]>.zip`) and in a `.sha256` sidecar.
+
+What says when, where or by which run a model was made, not what it is (training timings, the MLflow
+run id and artefact URI, the Dagster run id, the registration alias), is kept out of the sealed files:
+it goes to a `.provenance.json` sidecar that no hash covers. So one model version sealed in two data
+roots (same config and data) gives the same bytes.
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 PERMISSIONS = 0o644
 MODEL_DIR = "model/"
 MANIFEST, METADATA, LINEAGE, REPLAY = "MANIFEST.json", "metadata.json", "lineage.json", "replay.json"
+PROVENANCE_SUFFIX = ".provenance.json"
+# Keys of a model's metadata.json that depend on the run, the machine or the data root (any depth).
+VOLATILE_KEYS = frozenset({"run_id", "artifact_uri", "tags", "alias", "dagster_run_id", "train_seconds",
+                           "training_seconds_total", "training_seconds", "created_at", "creation_timestamp"})
 NAME_PATTERN = re.compile(r"^rexai-v(?P<version>[^-]+)-(?P<sha>[0-9a-f]{12})\.zip$")
 SIGNIFICANT_DIGITS = 10
 
@@ -134,11 +143,30 @@ def replay_document(model: Any, sample: pd.DataFrame, cfg: ReplaySettings) -> di
             "tolerance": {"abs": cfg.abs_tolerance, "rel": cfg.rel_tolerance}, "recipes": recipes}
 
 
+def split_volatile(metadata: Mapping[str, Any]) -> tuple[dict, dict]:
+    """(stable, volatile): the model metadata without the keys of VOLATILE_KEYS (at any depth), and those keys."""
+    stable, volatile = {}, {}
+    for key, value in metadata.items():
+        if key in VOLATILE_KEYS:
+            volatile[key] = value
+        elif isinstance(value, Mapping):
+            stable[key], inner = split_volatile(value)
+            if inner:
+                volatile[key] = inner
+        else:
+            stable[key] = value
+    return stable, volatile
+
+
 def model_files(model_dir: Path) -> dict[str, bytes]:
+    """The artefacts as bundle members; the model's metadata.json without its volatile fields."""
     files = {f"{MODEL_DIR}{p.name}": p.read_bytes() for p in sorted(Path(model_dir).iterdir())
              if p.is_file() and not p.name.startswith(".")}
     if f"{MODEL_DIR}ensemble.json" not in files:
         raise BundleError(f"{model_dir}: not a saved rexai ensemble (no ensemble.json)")
+    metadata_name = f"{MODEL_DIR}metadata.json"
+    if metadata_name in files:
+        files[metadata_name] = json_bytes(split_volatile(json.loads(files[metadata_name]))[0])
     return files
 
 
@@ -176,8 +204,9 @@ def bundle_name(version: str, sha: str) -> str:
     return f"rexai-v{version}-{sha[:12]}.zip"
 
 
-def write_bundle(folder: Path, data: bytes, version: str) -> BundleResult:
-    """Publish the bytes atomically under their content-addressed name, with a `.sha256` sidecar."""
+def write_bundle(folder: Path, data: bytes, version: str, provenance: Mapping[str, Any] | None = None) -> BundleResult:
+    """Publish the bytes atomically under their content-addressed name, with a `.sha256` sidecar (and the
+    volatile `provenance`, when given, in a `.provenance.json` sidecar that no hash covers)."""
     from rexai_assets.atomic import write_bytes_atomic, write_text_atomic
 
     sha = sha256_bytes(data)
@@ -186,6 +215,9 @@ def write_bundle(folder: Path, data: bytes, version: str) -> BundleResult:
     if not reused:
         write_bytes_atomic(path, data)
     write_text_atomic(path.with_name(path.name + ".sha256"), f"{sha}  {path.name}\n")
+    if provenance:
+        write_text_atomic(path.with_name(path.name + PROVENANCE_SUFFIX),
+                          json.dumps(provenance, indent=2, sort_keys=True, default=str) + "\n")
     return BundleResult(path, sha, str(version), len(data), reused)
 
 
@@ -275,13 +307,14 @@ def seal(mlflow_resource: Any, gold: Any, folder: Path, cfg: BundleSettings | No
         metadata = metadata or model.metadata
         dataset_hash = metadata.get("dataset_hash")
         # The raw hashes must be those of the model's own dataset, not of whatever gold is current.
-        gold_lineage, where = getattr(gold, "lineage", None), "gold_dataset asset"
+        # Where it was found (the gold asset or the warehouse) is not recorded: the same hashes give the same bytes.
+        gold_lineage = getattr(gold, "lineage", None)
         if not gold_lineage or gold_lineage.get("dataset_hash") != dataset_hash:
-            gold_lineage, where = (lineage_lookup(dataset_hash) if lineage_lookup and dataset_hash else None), "warehouse gold.lineage"
-        lineage = lineage_record(metadata, gold_lineage, f"{where} (dataset_hash {str(dataset_hash)[:12]})")
+            gold_lineage = lineage_lookup(dataset_hash) if lineage_lookup and dataset_hash else None
+        lineage = lineage_record(metadata, gold_lineage, f"gold lineage of dataset_hash {str(dataset_hash)[:12]}")
         replay = replay_document(model, select_replay(gold, cfg.replay), cfg.replay)
         data = build_bundle_bytes(model_dir, version, registered_model, replay, lineage, cfg.compress_level)
-    result = write_bundle(folder, data, version)
+    result = write_bundle(folder, data, version, provenance=split_volatile(metadata)[1])
     result.lineage = lineage
     return result
 

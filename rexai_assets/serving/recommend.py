@@ -41,7 +41,6 @@ For a preset (raw/targets_presets.json):
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from rexai_assets.plots import png_bytes
 from rexai_assets.hashing import jsonable
 from rexai_assets import settings
 # Candidates and the preset arithmetic live below the layers that use them (planning plans from the same
@@ -398,10 +398,7 @@ def pareto_png(rec: Recommendation) -> bytes:
     axes[0].legend(fontsize=7, loc="upper right")
     fig.suptitle(f"{rec.preset.name}: {rec.counts['feasible']} feasible of {rec.counts['scored']} scored "
                  f"({rec.source}{' v' + rec.model_version if rec.model_version else ''})")
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80, metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)
 
 
 def write_outputs(rec: Recommendation, folder: Path) -> dict[str, Path]:

@@ -15,8 +15,9 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from rexai_assets.plots import markdown_image
 from rexai_assets.serving import benchmarks as bm
-from rexai_assets.serving.recommend import markdown_image, preset_from_frame, serving_settings
+from rexai_assets.serving.recommend import preset_from_frame, serving_settings
 
 STATE_FILE = "champion_state.json"
 

@@ -43,7 +43,7 @@ def prediction_ledger(context: dg.AssetExecutionContext, warehouse: Warehouse, m
 def learning_history(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Output[dict]:
     """Per champion version: when it served, its prospective error and coverage per target; per retrain, the gate's verdict."""
     from rexai_assets.evaluation import history as hs
-    from rexai_assets.serving.recommend import markdown_image
+    from rexai_assets.plots import markdown_image
 
     with warehouse.connect(read_only=True) as con:
         document, rows = hs.load_history(con)
