@@ -38,7 +38,8 @@ def prediction_ledger(context: dg.AssetExecutionContext, warehouse: Warehouse, m
     return dg.Output(dict(update.__dict__), metadata={k: dg.MetadataValue.int(v) for k, v in update.__dict__.items()})
 
 
-@dg.asset(group_name=EVALUATION, kinds={"duckdb", "matplotlib"}, op_tags=WAREHOUSE_READ, automation_condition=ON_UPDATE,
+# It only reads the warehouse (tagged read); the `duckdb` kind marks the assets that write a table.
+@dg.asset(group_name=EVALUATION, kinds={"pandas", "matplotlib"}, op_tags=WAREHOUSE_READ, automation_condition=ON_UPDATE,
           deps=[prediction_ledger, dg.AssetKey("promotion_proposal")])
 def learning_history(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Output[dict]:
     """Per champion version: when it served, its prospective error and coverage per target; per retrain, the gate's verdict."""
