@@ -23,7 +23,7 @@ test: install
 	$(BIN)/python -m pytest
 
 dev: install
-	$(BIN)/python -c "from rexai_assets.pipeline import ensure_dagster_home; ensure_dagster_home()"
+	$(BIN)/python -c "from rexai_assets.ops.pipeline import ensure_dagster_home; ensure_dagster_home()"
 	$(BIN)/dagster dev
 
 check: install

@@ -12,7 +12,7 @@ import pandas as pd
 from rexai_assets.definitions import build_definitions
 from rexai_assets.gold.contract import TARGETS
 from rexai_assets.paths import layout
-from rexai_assets.pipeline import StepOutcome, run_job, run_platform
+from rexai_assets.ops.pipeline import StepOutcome, run_job, run_platform
 
 SMALL_SETTINGS = {
     "gold.yaml": {"pool_size": 3000},

@@ -22,7 +22,7 @@ from rexai_assets_tests.test_evaluation_promotion import audit_rows, make_propos
 def two_small_models(tmp_path_factory) -> tuple[Path, Path]:
     """Two really trained ensembles of different seeds, saved once for the module."""
     from rexai_assets.raw.tables import load_raw_tables
-    from rexai_assets.serving.testing import saved_small_ensemble, small_gold
+    from rexai_assets.models.testing import saved_small_ensemble, small_gold
 
     tables = load_raw_tables(Path(__file__).resolve().parents[1] / "data" / "raw")
     gold = small_gold(tables, size=400)
@@ -105,7 +105,7 @@ def test_predictions_during_promotions_come_from_one_whole_version(registry):
     from rexai_assets.gold.candidates import recipe_candidates_pool
     from rexai_assets.models.registry import load_model_version
     from rexai_assets.raw.tables import load_raw_tables
-    from rexai_assets.serving.scorer import load_scorer
+    from rexai_assets.models.scorer import load_scorer
 
     tables = load_raw_tables(layout().ensure().raw)
     X = recipe_candidates_pool(tables, size=50, seed=9)

@@ -26,7 +26,7 @@ SHIPPED_RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
 def evaluated():
     """Two small models evaluated on a gold set whose first 30 golden recipes were measured in the lab."""
     from rexai_assets.raw.tables import load_raw_tables
-    from rexai_assets.serving.testing import small_ensemble, small_gold
+    from rexai_assets.models.testing import small_ensemble, small_gold
 
     gold = small_gold(load_raw_tables(SHIPPED_RAW), size=400, raw_dir=SHIPPED_RAW)
     golden = gold.frame.index[gold.frame["split"] == "golden"][:30]

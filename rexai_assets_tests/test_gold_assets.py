@@ -88,7 +88,7 @@ def test_gold_pii_check_finds_an_email_in_an_identifier():
 
     from rexai_assets.gold.assets import gold_pii_free
     from rexai_assets.raw.tables import load_raw_tables
-    from rexai_assets.serving.testing import small_gold
+    from rexai_assets.models.testing import small_gold
 
     gold = small_gold(load_raw_tables(Path(__file__).resolve().parents[1] / "data" / "raw"), size=200)
     assert gold_pii_free(gold).passed

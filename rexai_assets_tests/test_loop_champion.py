@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from rexai_assets.cli import main as rexai
-from rexai_assets.pipeline import run_job
+from rexai_assets.ops.pipeline import run_job
 from rexai_assets.serving.bundle import verify_bundle
 
 from rexai_assets_tests.loop_support import make_platform, shrink

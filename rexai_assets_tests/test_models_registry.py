@@ -100,7 +100,7 @@ def test_load_by_alias_promote_and_refuse_mismatch(model, gold, cfg, tracking, t
 
 
 def test_serving_degrades_to_heuristic_then_uses_champion(model, gold, cfg, tracking, tmp_path):
-    from rexai_assets.serving.scorer import ServingError, load_scorer
+    from rexai_assets.models.scorer import ServingError, load_scorer
 
     assert load_scorer(tracking).source == "heuristic"  # no champion: degraded mode, said so
     record = track_and_register(model, tracking, tmp_path / "models", cfg)

@@ -9,7 +9,7 @@ from rexai_assets.models.conformal import calibrate, conformal_quantile
 from rexai_assets.models.config import HeuristicInterval, models_config
 from rexai_assets.models.ensemble import calibration_halves, select_inverse_mae, select_nnls
 from rexai_assets.models.metrics import interval_coverage, normalised_mae, regression_metrics
-from rexai_assets.serving.scorer import heuristic_band
+from rexai_assets.models.scorer import heuristic_band
 
 
 def test_conformal_quantile_is_the_finite_sample_rank():

@@ -10,7 +10,7 @@ import yaml
 
 from rexai_assets.ops.checks_run import (CheckReport, collect_evaluations, defined_check_keys, run_all_checks,
                                          small_config_dir)
-from rexai_assets.pipeline import run_job
+from rexai_assets.ops.pipeline import run_job
 
 
 @pytest.mark.integration

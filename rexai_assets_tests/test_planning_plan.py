@@ -19,7 +19,7 @@ POOL = (3000, 50.0)
 def setting():
     from rexai_assets.models.predictive import preset_from_frame
     from rexai_assets.raw.tables import load_raw_tables
-    from rexai_assets.serving.testing import small_ensemble, small_gold
+    from rexai_assets.models.testing import small_ensemble, small_gold
 
     tables = load_raw_tables(Path(__file__).resolve().parents[1] / "data" / "raw")
     gold = small_gold(tables, size=400)

@@ -11,7 +11,7 @@ import pytest
 from rexai_assets.raw.defs import defs as raw_defs
 from rexai_assets.definitions import build_definitions
 from rexai_assets.paths import layout
-from rexai_assets.pipeline import run_job
+from rexai_assets.ops.pipeline import run_job
 
 
 @pytest.fixture

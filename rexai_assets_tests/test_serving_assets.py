@@ -11,6 +11,11 @@ from rexai_assets.raw.defs import defs as raw_defs
 from rexai_assets.serving.defs import defs as serving_defs
 from rexai_assets.paths import layout
 from rexai_assets.serving.assets import model_bundle, model_bundle_verifies, recipe_recommendations, sync_preset_partitions
+from rexai_assets.evaluation.benchmark_assets import ablation_job, benchmarks, feature_ablations
+
+# The serving assets and the evaluation group's benchmark assets that score with the same champion.
+ASSETS = [*serving_defs.assets, benchmarks, feature_ablations]
+JOBS = [*serving_defs.jobs, ablation_job]
 
 
 def register_champion(resources, model) -> str:
@@ -27,7 +32,7 @@ def test_bundle_recommendations_and_benchmarks_materialise(config_override):
     from rexai_assets.raw.tables import load_raw_tables
     from rexai_assets.resources import build_resources
     from rexai_assets.serving.bundle import verify_bundle
-    from rexai_assets.serving.testing import small_ensemble, small_gold
+    from rexai_assets.models.testing import small_ensemble, small_gold
 
     config_override("serving.yaml", {"recommendations": {"candidates": 800, "top_n": 3}})
     config_override("bundle.yaml", {"replay": {"golden_rows": 4, "observation_rows": 4}})
@@ -44,7 +49,7 @@ def test_bundle_recommendations_and_benchmarks_materialise(config_override):
 
     instance = dg.DagsterInstance.ephemeral()
     raw_selection = dg.AssetSelection.groups("raw").materializable()
-    result = dg.materialize([*raw_defs.assets, gold_stand_in, *serving_defs.assets, *serving_defs.asset_checks], instance=instance,
+    result = dg.materialize([*raw_defs.assets, gold_stand_in, *ASSETS, *serving_defs.asset_checks], instance=instance,
                             resources=resources,
                             selection=raw_selection | dg.AssetSelection.assets("gold_dataset", "model_bundle", "benchmarks"))
     assert result.success
@@ -60,13 +65,13 @@ def test_bundle_recommendations_and_benchmarks_materialise(config_override):
     assert pd.read_parquet(data.benchmarks / "benchmarks.parquet").shape == metrics.shape
 
     # Sealing again from the same inputs gives the same file.
-    again = dg.materialize([*raw_defs.assets, gold_stand_in, *serving_defs.assets, *serving_defs.asset_checks], instance=instance,
+    again = dg.materialize([*raw_defs.assets, gold_stand_in, *ASSETS, *serving_defs.asset_checks], instance=instance,
                            resources=resources, selection=dg.AssetSelection.assets("gold_dataset", "model_bundle"))
     assert again.output_for_node("model_bundle")["sha256"] == sealed["sha256"]
 
     sync_preset_partitions(instance, [str(n) for n in tables.presets["name"]])
-    defs = dg.Definitions(assets=[*raw_defs.assets, gold_stand_in, *serving_defs.assets], asset_checks=serving_defs.asset_checks,
-                          jobs=serving_defs.jobs, resources=resources)
+    defs = dg.Definitions(assets=[*raw_defs.assets, gold_stand_in, *ASSETS], asset_checks=serving_defs.asset_checks,
+                          jobs=JOBS, resources=resources)
     recs = defs.resolve_job_def("recommendations_job").execute_in_process(instance=instance, partition_key="Utensil")
     assert recs.success
     output = recs.output_for_node("recipe_recommendations")
@@ -89,7 +94,7 @@ def test_bundle_recommendations_and_benchmarks_materialise(config_override):
 
     # A new champion: the next benchmark run plots the previous and the new one on the same rows.
     newer = register_champion(resources, small_ensemble(gold, n_estimators=5, autoencoder=False, seed=9))
-    bench = dg.materialize([*raw_defs.assets, gold_stand_in, *serving_defs.assets, *serving_defs.asset_checks], instance=instance,
+    bench = dg.materialize([*raw_defs.assets, gold_stand_in, *ASSETS, *serving_defs.asset_checks], instance=instance,
                            resources=resources, selection=dg.AssetSelection.assets("gold_dataset", "benchmarks"))
     assert (data.benchmarks / f"champion_v{version}_to_v{newer}.png").exists()
     assert "champion_change" in bench.asset_materializations_for_node("benchmarks")[0].metadata
@@ -98,9 +103,9 @@ def test_bundle_recommendations_and_benchmarks_materialise(config_override):
 def test_ablation_job_writes_tables_and_plot(config_override):
     from rexai_assets.raw.tables import load_raw_tables
     from rexai_assets.resources import build_resources
-    from rexai_assets.serving.testing import small_gold
+    from rexai_assets.models.testing import small_gold
 
-    config_override("serving.yaml", {"benchmarks": {"ablation_model": {"max_iter": 10}}})
+    config_override("benchmarks.yaml", {"ablation_model": {"max_iter": 10}})
     data = layout().ensure()
     gold = small_gold(load_raw_tables(data.raw), size=250)
 
@@ -109,7 +114,7 @@ def test_ablation_job_writes_tables_and_plot(config_override):
         """A small gold dataset."""
         return gold
 
-    defs = dg.Definitions(assets=[*raw_defs.assets, gold_stand_in, *serving_defs.assets], jobs=serving_defs.jobs, resources=build_resources())
+    defs = dg.Definitions(assets=[*raw_defs.assets, gold_stand_in, *ASSETS], jobs=JOBS, resources=build_resources())
     instance = dg.DagsterInstance.ephemeral()
     dg.materialize([gold_stand_in], instance=instance, resources=build_resources())
     result = defs.resolve_job_def("ablation_job").execute_in_process(instance=instance)
@@ -124,13 +129,14 @@ def test_definitions_import_light_and_ablation_job():
     import subprocess
     import sys
 
-    code = ("import sys; from rexai_assets.serving.defs import defs as s; "
+    code = ("import sys; from rexai_assets.serving.defs import defs as s; from rexai_assets.evaluation.defs import defs as e; "
             "print(sorted(m for m in ('mlflow', 'torch', 'matplotlib', 'great_expectations', 'sklearn') if m in sys.modules)); "
-            "print([a.key.to_user_string() for a in s.assets], sorted(j.name for j in s.jobs))")
+            "print([a.key.to_user_string() for d in (s, e) for a in d.assets], sorted(j.name for d in (s, e) for j in d.jobs))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0] == "[]"
-    assert out[1] == ("['model_bundle', 'recipe_recommendations', 'benchmarks', 'feature_ablations', 'prediction_ledger', "
-                      "'learning_history'] ['ablation_job', 'ledger_job', 'recommendations_job']")
+    assert out[1] == ("['model_bundle', 'recipe_recommendations', 'model_evaluation', 'promotion_proposal', 'learning_benchmark', "
+                      "'benchmarks', 'feature_ablations', 'prediction_ledger', 'learning_history'] "
+                      "['ablation_job', 'ledger_job', 'recommendations_job', 'review_promotion']")
     assert recipe_recommendations.partitions_def.name == "target_presets"
     assert next(iter(recipe_recommendations.specs)).automation_condition is not None
     assert model_bundle_verifies.check_specs and next(iter(model_bundle_verifies.check_specs)).blocking

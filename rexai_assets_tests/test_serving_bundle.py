@@ -12,7 +12,7 @@ import pytest
 from rexai_assets.hashing import sha256_bytes
 from rexai_assets.raw.tables import load_raw_tables
 from rexai_assets.serving import bundle as bd
-from rexai_assets.serving.testing import saved_small_ensemble, small_gold
+from rexai_assets.models.testing import saved_small_ensemble, small_gold
 
 SHIPPED_RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
 

@@ -9,8 +9,8 @@ import pytest
 
 from rexai_assets.cli import main
 from rexai_assets.gold.contract import TARGETS
-from rexai_assets.serving import scorer as scorer_module
-from rexai_assets.serving.testing import small_ensemble, small_gold
+from rexai_assets.models import scorer as scorer_module
+from rexai_assets.models.testing import small_ensemble, small_gold
 
 SHIPPED_RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
 

@@ -53,7 +53,7 @@ def test_misses_preset_only_on_measured_targets():
 def test_a_measured_miss_drops_behind_every_other_recipe():
     from rexai_assets.gold.features import feature_context
     from rexai_assets.raw.tables import load_raw_tables
-    from rexai_assets.serving.scorer import heuristic_scorer
+    from rexai_assets.models.scorer import heuristic_scorer
 
     tables = load_raw_tables(layout().ensure().raw)
     cfg = rc.RecommendationSettings(candidates=400, top_n=5)

@@ -14,8 +14,8 @@ import dagster as dg
 from rexai_assets.raw.tables import load_raw_tables
 from rexai_assets.serving import recommend as rc
 from rexai_assets.serving.assets import PRESET_PARTITIONS, preset_names, preset_partition_changes, sync_preset_partitions
-from rexai_assets.serving.scorer import Scorer, ensemble_scorer, heuristic_scorer
-from rexai_assets.serving.testing import small_ensemble, small_gold
+from rexai_assets.models.scorer import Scorer, ensemble_scorer, heuristic_scorer
+from rexai_assets.models.testing import small_ensemble, small_gold
 
 SHIPPED_RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
 
@@ -332,7 +332,7 @@ def test_heuristic_and_model_scorers_carry_calibration(tables, ctx, model_scorer
 
 
 def test_calibration_note():
-    from rexai_assets.serving.scorer import calibration_note
+    from rexai_assets.models.scorer import calibration_note
 
     assert calibration_note({t: "measured" for t in TARGET_ORDER}, TARGET_ORDER) == (
         "intervals calibrated on: measured (rigidity, tightness, energy_kwh, water_l, crew_min)")

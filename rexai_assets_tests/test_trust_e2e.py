@@ -13,7 +13,7 @@ import pytest
 from rexai_assets.gold.contract import TARGETS, feature_names
 from rexai_assets.loop.realities import make_reality
 from rexai_assets.loop.synthetic import experiment_records, fresh_recipes, write_experiments
-from rexai_assets.pipeline import run_job
+from rexai_assets.ops.pipeline import run_job
 
 from rexai_assets_tests.loop_support import make_platform, shrink
 

@@ -8,7 +8,7 @@ from rexai_assets.cli import CommandError
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from rexai_assets.pipeline import ensure_dagster_home, run_platform
+    from rexai_assets.ops.pipeline import ensure_dagster_home, run_platform
 
     ensure_dagster_home()
     outcome = run_platform()

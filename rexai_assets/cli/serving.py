@@ -30,7 +30,7 @@ def _tables() -> Any:
 
 
 def _scorer() -> Any:
-    from rexai_assets.serving.scorer import ServingError, load_scorer
+    from rexai_assets.models.scorer import ServingError, load_scorer
 
     try:
         return load_scorer()
@@ -53,7 +53,7 @@ def _log_call(command: str, scorer: Any, served: list, preset: str | None, start
     """One inference-log file for this call, after the answer was printed; a failure to log is reported,
     not fatal (the answer is already out)."""
     from rexai_assets.paths import layout
-    from rexai_assets.serving.scorer import log_served
+    from rexai_assets.models.scorer import log_served
 
     try:
         log_served(layout().inference_log, command, scorer, served, preset, started)
@@ -97,7 +97,7 @@ class StartUp:
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     from rexai_assets.serving import recommend as rc
-    from rexai_assets.serving.scorer import ServingError
+    from rexai_assets.models.scorer import ServingError
 
     started = time.perf_counter()
     if args.top is not None and args.top < 1:
@@ -126,7 +126,7 @@ def _measured_text(measured: dict | None) -> str:
 
 
 def print_recommendation(rec: Any, scorer: Any, as_json: bool) -> None:
-    from rexai_assets.serving.scorer import calibration_note
+    from rexai_assets.models.scorer import calibration_note
 
     if as_json:
         print(rec.to_json())
@@ -186,7 +186,7 @@ def predictions_document(recipes: list, scorer: Any, tables: Any, measured: dict
 
     from rexai_assets.gold.features import FeatureError, feature_context, featurize_recipes
     from rexai_assets.recipes import recipe_key
-    from rexai_assets.serving.scorer import ServingError
+    from rexai_assets.models.scorer import ServingError
 
     ctx = feature_context(tables)
     if tuple(ctx.names) != tuple(scorer.feature_names):
@@ -221,7 +221,7 @@ def served_recipes(recipes: list, document: list[dict]) -> list:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from rexai_assets.recipes import RecipeCatalog, RecipeError, parse_recipe
-    from rexai_assets.serving.scorer import ServingError
+    from rexai_assets.models.scorer import ServingError
 
     started = time.perf_counter()
     path = Path(args.recipes)
@@ -249,7 +249,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def print_predictions(document: list[dict], scorer: Any, as_json: bool) -> None:
-    from rexai_assets.serving.scorer import calibration_note
+    from rexai_assets.models.scorer import calibration_note
 
     if as_json:
         print(json.dumps(document, indent=2))

@@ -65,7 +65,7 @@ def utc_text(seconds: float) -> str:
 def last_retrain() -> dict[str, Any] | None:
     import dagster as dg
 
-    from rexai_assets.pipeline import ensure_dagster_home
+    from rexai_assets.ops.pipeline import ensure_dagster_home
 
     ensure_dagster_home()
     instance = dg.DagsterInstance.get()
@@ -87,7 +87,7 @@ def plan_line(plan: Mapping[str, Any] | None) -> str | None:
 
 
 def champion_lines(champion: Mapping[str, Any] | None, verbose: bool) -> list[str]:
-    from rexai_assets.serving.scorer import calibration_note
+    from rexai_assets.models.scorer import calibration_note
 
     if champion is None:
         return ["champion: none (predictions come from the heuristic, degraded mode)"]

@@ -143,7 +143,7 @@ def measure(base: Path, rows: int, timeout_s: float) -> int:
     from rexai_assets.loop.synthetic import write_experiments
     from rexai_assets.ops.devserver import dagster_dev
     from rexai_assets.paths import layout
-    from rexai_assets.pipeline import ensure_dagster_home, run_platform
+    from rexai_assets.ops.pipeline import ensure_dagster_home, run_platform
 
     ensure_dagster_home()
     print(f"bootstrapping {base} (not timed) ...", flush=True)

@@ -188,7 +188,7 @@ def run_all_checks(data_root: str | Path, dagster_home: str | Path, small: bool 
     config_dir = small_config_dir(dagster_home / "rexai_config") if small else None
     with platform_environment(data_root, dagster_home, config_dir):
         from rexai_assets.definitions import build_definitions
-        from rexai_assets.pipeline import run_platform
+        from rexai_assets.ops.pipeline import run_platform
 
         data = layout(data_root).ensure()
         extra: dict[str, Any] = {}

@@ -92,7 +92,7 @@ def measure_model(lab: Lab, tables: Any) -> tuple[dict[str, float], dict[str, fl
     from rexai_assets.gold.features import featurize_recipes
     from rexai_assets.recipes import parse_recipe
     from rexai_assets.serving.recommend import recommend
-    from rexai_assets.serving.scorer import load_scorer
+    from rexai_assets.models.scorer import load_scorer
 
     scorer = load_scorer(alias="challenger")
     pred = scorer.predict(lab.holdout[list(scorer.feature_names)].to_numpy(np.float64))
@@ -166,7 +166,7 @@ def feed_and_retrain(platform: Any, lab: Lab, tables: Any, recipes: list[Any], p
     from rexai_assets.contract import feature_names
     from rexai_assets.loop.synthetic import experiment_records, utc_today, write_experiments
     from rexai_assets.paths import layout
-    from rexai_assets.pipeline import ingest_inbox, run_job
+    from rexai_assets.ops.pipeline import ingest_inbox, run_job
 
     frame = recipes_frame(recipes, tables)
     labels = lab.reality.measure(frame[list(feature_names())], np.random.default_rng(seed))
@@ -204,7 +204,7 @@ def run_strategy(strategy: str, lab_seed: int, rounds: int, per_round: int, boot
 
     from rexai_assets.definitions import build_definitions
     from rexai_assets.paths import layout
-    from rexai_assets.pipeline import run_platform
+    from rexai_assets.ops.pipeline import run_platform
     from rexai_assets.raw.tables import load_raw_tables
 
     platform = (build_definitions(), dg.DagsterInstance.get())
@@ -305,7 +305,7 @@ def run_benchmark(rounds: int, per_round: int, bootstrap: int, random_factor: in
     from rexai_assets.atomic import write_bytes_atomic, write_text_atomic
     from rexai_assets.ops.checks_run import platform_environment, small_config_dir
     from rexai_assets.paths import layout
-    from rexai_assets.pipeline import ensure_dagster_home
+    from rexai_assets.ops.pipeline import ensure_dagster_home
 
     out = Path(out_root or layout().root) / "benchmarks" / "planning"
     curves: dict[str, Curve] = {}

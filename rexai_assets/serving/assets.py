@@ -1,4 +1,4 @@
-"""The `serving` assets (model_bundle, recipe_recommendations) and the benchmark assets of `evaluation`.
+"""The `serving` assets: the sealed model bundle and the recommendations per preset.
 
 Bodies only wire resources to the plain functions of this package; mlflow, torch and matplotlib are
 imported inside them.
@@ -22,9 +22,9 @@ from rexai_assets.partitions import unknown_partition_keys
 from rexai_assets.resources import WAREHOUSE_READ, MlflowTracking, RexaiStorage, Warehouse
 from rexai_assets.warehouse import table_exists
 
-SERVING, EVALUATION = "serving", "evaluation"
+SERVING = "serving"
 PRESET_PARTITIONS = "target_presets"
-# Promotion may move the champion alias: what is sealed, recommended and benchmarked follows it.
+# Promotion may move the champion alias: what is sealed and recommended follows it.
 PROMOTION = dg.AssetKey("promotion_proposal")
 
 preset_partitions = dg.DynamicPartitionsDefinition(name=PRESET_PARTITIONS)
@@ -123,7 +123,7 @@ def recipe_recommendations(context: dg.AssetExecutionContext, storage: RexaiStor
     from rexai_assets.raw.tables import RawTables
     from rexai_assets.serving import recommend as rc
     from rexai_assets.serving.measured import load_measured
-    from rexai_assets.serving.scorer import ServingError, load_scorer, log_served
+    from rexai_assets.models.scorer import ServingError, load_scorer, log_served
 
     started = time.perf_counter()
     tables = RawTables.from_assets(waste_inventory, waste_materials, process_catalog, mgs1_oxides, mgs1_properties,
@@ -147,50 +147,6 @@ def recipe_recommendations(context: dg.AssetExecutionContext, storage: RexaiStor
         "json_path": dg.MetadataValue.path(str(paths["json"])), "plot_path": dg.MetadataValue.path(str(paths["png"])),
         "seconds_scoring": round(rec.seconds.get("score", 0.0), 4)})
 
-
-# ---------------------------------------------------------------------------------------------
-# benchmarks and ablations (group evaluation)
-
-
-def _scorers(mlflow: MlflowTracking) -> dict[str, Any]:
-    """heuristic, champion and challenger (the aliases resolved now; a missing alias is left out)."""
-    from rexai_assets.serving.scorer import ensemble_scorer, heuristic_scorer, load_model
-
-    scorers = {"heuristic": heuristic_scorer()}
-    for alias in ("champion", "challenger"):
-        found = load_model(mlflow, alias)
-        if found is not None:
-            scorers[alias] = ensemble_scorer(*found)
-    return scorers
-
-
-@dg.asset(group_name=EVALUATION, kinds={"pandas", "parquet", "matplotlib"}, deps=[PROMOTION])
-def benchmarks(context: dg.AssetExecutionContext, storage: RexaiStorage, mlflow: MlflowTracking, gold_dataset,
-               waste_inventory: pd.DataFrame, waste_materials: pd.DataFrame, process_catalog: pd.DataFrame,
-               mgs1_oxides: pd.DataFrame, mgs1_properties: pd.DataFrame, material_datasheets: pd.DataFrame,
-               target_presets: pd.DataFrame) -> dg.Output[pd.DataFrame]:
-    """Heuristic vs champion vs challenger per scenario, preset and target (MAE, RMSE, interval width, coverage)."""
-    from rexai_assets.raw.tables import RawTables
-    from rexai_assets.serving.run_benchmarks import benchmark_outputs
-
-    tables = RawTables.from_assets(waste_inventory, waste_materials, process_catalog, mgs1_oxides, mgs1_properties,
-                                   material_datasheets, target_presets)
-    outcome = benchmark_outputs(gold_dataset, tables, _scorers(mlflow), storage.layout.benchmarks, mlflow)
-    return dg.Output(outcome.metrics, metadata=outcome.metadata)
-
-
-@dg.asset(group_name=EVALUATION, kinds={"scikit-learn", "parquet", "matplotlib"})
-def feature_ablations(context: dg.AssetExecutionContext, storage: RexaiStorage, gold_dataset) -> dg.Output[pd.DataFrame]:
-    """Validation error change per target when a light model is retrained without each feature group."""
-    from rexai_assets.serving.run_benchmarks import ablation_outputs
-
-    frame, metadata = ablation_outputs(gold_dataset, storage.layout.benchmarks)
-    return dg.Output(frame, metadata=metadata)
-
-
-ablation_job = dg.define_asset_job(
-    "ablation_job", selection=dg.AssetSelection.assets(feature_ablations),
-    description="Retrain a light model without each feature group and report the validation error change (not part of every run).")
 
 recommendations_job = dg.define_asset_job(
     "recommendations_job", selection=dg.AssetSelection.assets(recipe_recommendations), partitions_def=preset_partitions,

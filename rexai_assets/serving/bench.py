@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from rexai_assets.paths import layout
     from rexai_assets.raw.tables import load_raw_tables
     from rexai_assets.serving import recommend as rc
-    from rexai_assets.serving.scorer import ensemble_scorer, load_scorer
+    from rexai_assets.models.scorer import ensemble_scorer, load_scorer
 
     data = layout().ensure()
     tables = load_raw_tables(data.raw)

@@ -75,33 +75,8 @@ class RecommendationSettings(settings.StrictModel):
     top_features: int = 3
 
 
-class ScenarioSettings(settings.StrictModel):
-    description: str
-    items: tuple[str, ...]
-    process: str
-    regolith_frac: tuple[float, ...] = (0.0,)
-
-
-class AblationModelSettings(settings.StrictModel):
-    max_iter: int = 60
-    learning_rate: float = 0.1
-    max_leaf_nodes: int = 15
-    min_samples_leaf: int = 20
-    max_train_rows: int = 8000
-    seed: int = 11
-
-
-class BenchmarkSettings(settings.StrictModel):
-    seed: int = 20250302
-    fraction_step: float = 0.1
-    scenarios: dict[str, ScenarioSettings] = {}
-    ablation_groups: dict[str, tuple[str, ...]] = {}
-    ablation_model: AblationModelSettings = AblationModelSettings()
-
-
 class ServingSettings(settings.StrictModel):
     recommendations: RecommendationSettings = RecommendationSettings()
-    benchmarks: BenchmarkSettings = BenchmarkSettings()
 
 
 def serving_settings() -> ServingSettings:
@@ -334,7 +309,7 @@ def recommend(tables: Any, preset_name: str, scorer: Any, cfg: RecommendationSet
     preset = preset_from_frame(tables.presets, preset_name)
     ctx = ctx or feature_context(tables)
     if tuple(ctx.names) != tuple(scorer.feature_names):
-        from rexai_assets.serving.scorer import ServingError
+        from rexai_assets.models.scorer import ServingError
 
         raise ServingError("the model's feature names/order differ from the current feature contract")
     started = time.perf_counter()
@@ -350,7 +325,7 @@ def recommend(tables: Any, preset_name: str, scorer: Any, cfg: RecommendationSet
 
 
 def markdown_table(rec: Recommendation, max_rows: int | None = None) -> str:
-    from rexai_assets.serving.scorer import calibration_note
+    from rexai_assets.models.scorer import calibration_note
 
     header = (f"**{rec.preset.name}** (rigidity >= {rec.preset.rigidity}, tightness >= {rec.preset.tightness}; caps "
               f"energy {rec.preset.max_energy_kwh} kWh/kg, water {rec.preset.max_water_l} L/kg, crew "

@@ -10,7 +10,7 @@ Evaluation rows, each tagged with a `label_set` (never pooled with another label
 Slices (`slice` column):
 
 - `all`: every row of the label set;
-- `scenario:<name>` (config/serving.yaml `benchmarks.scenarios`): rows whose recipe uses only the
+- `scenario:<name>` (config/benchmarks.yaml `scenarios`): rows whose recipe uses only the
   scenario's waste items, with its process and a regolith share within 0.05 of a listed value. The
   generated rows of a scenario are every mix of 1..all of its items on a `fraction_step` grid;
 - `preset:<name>`: rows whose *labels* meet the preset's resource caps (energy, water, crew all
@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 
 from rexai_assets.plots import png_bytes
-from rexai_assets.serving.recommend import BenchmarkSettings, Preset, RESOURCES, ScenarioSettings
+from rexai_assets.evaluation.config import BenchmarkSettings, ScenarioSettings
+from rexai_assets.models.predictive import RESOURCES, Preset
 
 METRIC_COLUMNS = ["model", "model_version", "label_set", "slice", "target", "n", "mae", "rmse", "interval_width", "coverage"]
 REGOLITH_TOLERANCE = 0.05
@@ -267,7 +268,7 @@ def feature_groups(names: Sequence[str], groups: Mapping[str, Sequence[str]]) ->
     for group, prefixes in groups.items():
         members = [n for n in names if any(n.startswith(p) for p in prefixes)]
         if not members:
-            raise ValueError(f"serving.yaml: ablation group {group!r} ({', '.join(prefixes)}) matches no feature")
+            raise ValueError(f"benchmarks.yaml: ablation group {group!r} ({', '.join(prefixes)}) matches no feature")
         out[group] = members
     return out
 

@@ -164,7 +164,7 @@ def platform_summary(data: Any, instance: dg.DagsterInstance) -> dict[str, Any]:
         if "champion_after" in meta:
             summary["champion"] = f"v{meta['champion_after']}"
         if meta.get("calibrated_on"):
-            from rexai_assets.serving.scorer import calibration_note
+            from rexai_assets.models.scorer import calibration_note
 
             summary["challenger"] = calibration_note(meta["calibrated_on"])
     bundles = sorted(data.bundles.glob("*.zip"), key=lambda p: p.stat().st_mtime)

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from rexai_assets.raw.tables import load_raw_tables
-from rexai_assets.serving import benchmarks as bm
-from rexai_assets.serving.recommend import AblationModelSettings, Preset, serving_settings
+from rexai_assets.evaluation import benchmark_metrics as bm
+from rexai_assets.evaluation.config import AblationModelSettings, benchmark_settings
+from rexai_assets.models.predictive import Preset
 
 SHIPPED_RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
 
@@ -31,7 +32,7 @@ def test_scenario_rows_use_only_their_items_and_process(tables):
     from rexai_assets.gold.features import feature_context
 
     ctx = feature_context(tables)
-    cfg = serving_settings().benchmarks
+    cfg = benchmark_settings()
     rows = bm.generated_rows(ctx, cfg)
     assert set(rows["scenario"]) == {"multilayer_pouches", "foams_sintered", "cargo_struts_composite"}
     for name, scenario in cfg.scenarios.items():
@@ -67,10 +68,10 @@ def test_preset_slice_selects_on_labels():
 
 
 def test_ablations_retrain_without_each_group(tables):
-    from rexai_assets.serving.testing import small_gold
+    from rexai_assets.models.testing import small_gold
 
     gold = small_gold(tables, size=300)
-    cfg = serving_settings().benchmarks.model_copy(update={"ablation_model": AblationModelSettings(max_iter=15)})
+    cfg = benchmark_settings().model_copy(update={"ablation_model": AblationModelSettings(max_iter=15)})
     frame = bm.run_ablations(gold, cfg)
     assert set(frame["group"]) == {"none", *cfg.ablation_groups}
     assert (frame.groupby("group").size() == 5).all()

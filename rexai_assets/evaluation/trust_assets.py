@@ -1,23 +1,21 @@
 """The `evaluation` group's trust assets: the prediction ledger and the learning history.
 
-They live in the serving layer (as `benchmarks` does) because a ledger prediction is computed with the
-serving path's scorers (`serving.trust`) and the plots are embedded as serving's markdown images. Bodies
-only wire resources to the plain functions of `evaluation.ledger` and `evaluation.history`.
-"""
+Bodies only wire resources to the plain functions of `evaluation.ledger`, `evaluation.history` and
+`evaluation.predictors` (a registered version's scorer, `models.scorer`)."""
 
 import dagster as dg
 import pandas as pd
 
+from rexai_assets.evaluation.assets import GROUP
 from rexai_assets.resources import WAREHOUSE_READ, WAREHOUSE_WRITE, MlflowTracking, RexaiStorage, Warehouse
 
-EVALUATION = "evaluation"
 # Brought up to date whenever an ingestion (or anything else upstream) materialises; partitioned parents
 # never all exist, so this is not `eager()` (which waits for every parent partition).
 ON_UPDATE = dg.AutomationCondition.any_deps_updated() & ~dg.AutomationCondition.any_deps_in_progress() \
     & ~dg.AutomationCondition.in_progress()
 
 
-@dg.asset(group_name=EVALUATION, kinds={"duckdb"}, op_tags=WAREHOUSE_WRITE, automation_condition=ON_UPDATE,
+@dg.asset(group_name=GROUP, kinds={"duckdb"}, op_tags=WAREHOUSE_WRITE, automation_condition=ON_UPDATE,
           deps=[dg.AssetKey("experiment_runs"), dg.AssetKey("crew_feedback")])
 def prediction_ledger(context: dg.AssetExecutionContext, warehouse: Warehouse, mlflow: MlflowTracking,
                       waste_inventory: pd.DataFrame, waste_materials: pd.DataFrame, process_catalog: pd.DataFrame,
@@ -27,7 +25,7 @@ def prediction_ledger(context: dg.AssetExecutionContext, warehouse: Warehouse, m
     from rexai_assets.evaluation.ledger import update_ledger
     from rexai_assets.evaluation.promotion import now_utc
     from rexai_assets.raw.tables import RawTables
-    from rexai_assets.serving.trust import version_predictor
+    from rexai_assets.evaluation.predictors import version_predictor
 
     tables = RawTables.from_assets(waste_inventory, waste_materials, process_catalog, mgs1_oxides, mgs1_properties,
                                    material_datasheets, target_presets)
@@ -39,7 +37,7 @@ def prediction_ledger(context: dg.AssetExecutionContext, warehouse: Warehouse, m
 
 
 # It only reads the warehouse (tagged read); the `duckdb` kind marks the assets that write a table.
-@dg.asset(group_name=EVALUATION, kinds={"pandas", "matplotlib"}, op_tags=WAREHOUSE_READ, automation_condition=ON_UPDATE,
+@dg.asset(group_name=GROUP, kinds={"pandas", "matplotlib"}, op_tags=WAREHOUSE_READ, automation_condition=ON_UPDATE,
           deps=[prediction_ledger, dg.AssetKey("promotion_proposal")])
 def learning_history(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Output[dict]:
     """Per champion version: when it served, its prospective error and coverage per target; per retrain, the gate's verdict."""

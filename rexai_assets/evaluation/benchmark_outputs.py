@@ -16,8 +16,9 @@ from typing import Any, Mapping
 import pandas as pd
 
 from rexai_assets.plots import markdown_image
-from rexai_assets.serving import benchmarks as bm
-from rexai_assets.serving.recommend import preset_from_frame, serving_settings
+from rexai_assets.evaluation import benchmark_metrics as bm
+from rexai_assets.evaluation.config import benchmark_settings
+from rexai_assets.models.predictive import preset_from_frame
 
 STATE_FILE = "champion_state.json"
 
@@ -51,7 +52,7 @@ def benchmark_outputs(gold: Any, tables: Any, scorers: Mapping[str, Any], folder
     from rexai_assets.atomic import write_bytes_atomic, write_text_atomic
     from rexai_assets.gold.features import feature_context
 
-    cfg = serving_settings().benchmarks
+    cfg = benchmark_settings()
     ctx = feature_context(tables)
     presets = [preset_from_frame(tables.presets, str(n)) for n in tables.presets["name"]]
     result = bm.run_benchmarks(gold, ctx, presets, scorers, cfg)
@@ -88,7 +89,7 @@ def benchmark_outputs(gold: Any, tables: Any, scorers: Mapping[str, Any], folder
 
 def _previous_champion_metrics(gold: Any, ctx: Any, presets: list, cfg: Any, mlflow: Any, version: str) -> pd.DataFrame | None:
     from rexai_assets.models.registry import FeatureContractMismatch, load_model_version
-    from rexai_assets.serving.scorer import ensemble_scorer
+    from rexai_assets.models.scorer import ensemble_scorer
 
     try:
         model, _ = load_model_version(mlflow, version)
@@ -101,7 +102,7 @@ def _previous_champion_metrics(gold: Any, ctx: Any, presets: list, cfg: Any, mlf
 def ablation_outputs(gold: Any, folder: Path) -> tuple[pd.DataFrame, dict]:
     from rexai_assets.atomic import write_bytes_atomic
 
-    frame = bm.run_ablations(gold, serving_settings().benchmarks)
+    frame = bm.run_ablations(gold, benchmark_settings())
     folder = Path(folder)
     files = {f"ablations.{k}": v for k, v in bm.write_tables(frame, folder, "ablations").items()}
     png = bm.ablation_plot(frame)

@@ -10,7 +10,7 @@ import numpy as np
 def version_scorer(mlflow: Any, version: str | None) -> Any | None:
     """The scorer of a registered version (the heuristic for None); None when it cannot serve any more."""
     from rexai_assets.models import registry
-    from rexai_assets.serving.scorer import ensemble_scorer, heuristic_scorer
+    from rexai_assets.models.scorer import ensemble_scorer, heuristic_scorer
 
     if version is None:
         return heuristic_scorer()
