@@ -1,7 +1,9 @@
 """The MLflow model registry for `rexai`: versions, aliases (never the deprecated stages) and loading.
 
-Loading downloads the version's artefacts from MLflow at call time into a temporary directory, reads
-them into memory and deletes the copy, so two calls never share a stale cache. A model whose feature
+Loading reads a version's artefacts from the local cache (`<data root>/models/cache/`, named by name,
+version, run and source: a registered version's artefacts never change), downloading them from MLflow
+the first time. Aliases are resolved on every call: from the alias pointer while the registry database
+is unchanged since it was written, else through MLflow (`alias_pointer.py`). A model whose feature
 order differs from the current feature contract is refused with `FeatureContractMismatch`.
 """
 
@@ -140,22 +142,30 @@ def cache_folder(info: ModelVersionInfo) -> Path:
     return layout().models / "cache" / f"{info.name}-v{info.version}-{key}"
 
 
-def _download(client: Any, info: ModelVersionInfo) -> TrainedEnsemble:
+def load_cached(info: ModelVersionInfo) -> TrainedEnsemble | None:
+    """The version's artefacts from the local cache (no MLflow), or None when absent or of another hash."""
+    cached = cache_folder(info)
+    if not (cached / "ensemble.json").exists():
+        return None
+    model = TrainedEnsemble.load(cached)
+    return model if model.model_hash == info.tags.get("model_hash", model.model_hash) else None
+
+
+def _download(tracking_uri: str, info: ModelVersionInfo) -> TrainedEnsemble:
+    model = load_cached(info)
+    if model is not None:
+        return model
     import os
 
     import mlflow
 
     cached = cache_folder(info)
-    if (cached / "ensemble.json").exists():
-        model = TrainedEnsemble.load(cached)
-        if model.model_hash == info.tags.get("model_hash", model.model_hash):
-            return model
     # The per-file progress bar would land in `rexai predict` output; a user's explicit setting wins.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     cached.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rexai-load-", dir=cached.parent) as tmp:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=info.source, dst_path=tmp,
-                                                         tracking_uri=client.tracking_uri))
+                                                         tracking_uri=tracking_uri))
         model = TrainedEnsemble.load(local)
         if not cached.exists():
             try:
@@ -171,18 +181,49 @@ def load_model_version(mlflow_resource_or_uri: Any, version: str | int, expected
     client, default_name = registry_client(mlflow_resource_or_uri)
     name = name or default_name
     info = version_info(client, name, version)
-    model = _download(client, info)
-    verify_feature_order(model, expected_feature_order_hash, what=f"{name} version {info.version}")
-    return model, info
+    return load_version(info, client.tracking_uri, expected_feature_order_hash), info
+
+
+def load_version(info: ModelVersionInfo, tracking_uri: str, expected_feature_order_hash: str | None = None) -> TrainedEnsemble:
+    """The version's ensemble (local cache first, else downloaded), verifying its feature order."""
+    model = _download(tracking_uri, info)
+    verify_feature_order(model, expected_feature_order_hash, what=f"{info.name} version {info.version}")
+    return model
+
+
+def registry_uri(mlflow_resource_or_uri: Any) -> str:
+    """The registry URI of an `MlflowTracking` resource or a tracking URI."""
+    if isinstance(mlflow_resource_or_uri, str):
+        return mlflow_resource_or_uri
+    return getattr(mlflow_resource_or_uri, "registry_uri", None) or mlflow_resource_or_uri.tracking_uri
+
+
+def resolve_alias(mlflow_resource_or_uri: Any, alias: str = CHAMPION, name: str | None = None) -> ModelVersionInfo | None:
+    """The version `alias` points at now (None: nowhere), from the alias pointer while the registry is unchanged,
+    else asked of MLflow (models/alias_pointer.py says why and when)."""
+    from rexai_assets.models.alias_pointer import read_pointer, registry_stamp, write_pointer
+    from rexai_assets.paths import layout
+
+    uri = registry_uri(mlflow_resource_or_uri)
+    name = name or getattr(mlflow_resource_or_uri, "registered_model_name", None) or REGISTERED_MODEL
+    folder = layout().models / "cache"
+    found, fields = read_pointer(folder, uri, name, alias)
+    if found:
+        return None if fields is None else ModelVersionInfo(**{**fields, "aliases": tuple(fields.get("aliases") or ())})
+    stamp = registry_stamp(uri)
+    client, _ = registry_client(mlflow_resource_or_uri)
+    version = get_alias_version(client, alias, name)
+    info = None if version is None else version_info(client, name, version)
+    write_pointer(folder, uri, name, alias, info, stamp)
+    return info
 
 
 def load_model_by_alias(mlflow_resource_or_uri: Any, alias: str = CHAMPION,
                         expected_feature_order_hash: str | None = None,
                         name: str | None = None) -> tuple[TrainedEnsemble, ModelVersionInfo] | None:
     """(model, version info) for the version `alias` points at, or None when there is no such alias."""
-    client, default_name = registry_client(mlflow_resource_or_uri)
-    name = name or default_name
-    version = get_alias_version(client, alias, name)
-    if version is None:
+    info = resolve_alias(mlflow_resource_or_uri, alias, name)
+    if info is None:
         return None
-    return load_model_version(mlflow_resource_or_uri, version, expected_feature_order_hash, name)
+    tracking = mlflow_resource_or_uri if isinstance(mlflow_resource_or_uri, str) else mlflow_resource_or_uri.tracking_uri
+    return load_version(info, tracking, expected_feature_order_hash), info

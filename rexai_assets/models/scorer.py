@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 MODEL, HEURISTIC = "model", "heuristic"
+CARD_FILE = "scorer_card.json"
 MEASURED, SIMULATED, UNCALIBRATED = "measured", "simulated", "uncalibrated"
 DEFAULT_COVERAGE = 0.95
 
@@ -41,6 +43,8 @@ class Scorer:
     # target -> "measured" | "simulated" | "uncalibrated"; None when the model does not record it
     calibrated_on: dict[str, str] | None = None
     coverage_target: float = DEFAULT_COVERAGE   # nominal level of the lo/hi intervals
+    model_hash: str | None = None               # artefact hash of the model (None for the heuristic)
+    feature_order_hash: str | None = None       # the feature contract the model was trained on
 
     def predict(self, X: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
         X = np.asarray(X, dtype=np.float64)
@@ -117,18 +121,72 @@ def calibration_sources(recorded: Any, targets: Sequence[str]) -> dict[str, str]
     return out
 
 
-def ensemble_scorer(ensemble: Any, version: str | None) -> Scorer:
-    """A scorer over a loaded `TrainedEnsemble`."""
-    novelty = ensemble.novelty if getattr(ensemble, "autoencoder", None) is not None else None
+def scorer_card(ensemble: Any, version: str | None) -> dict[str, Any]:
+    """What a scorer needs of a loaded ensemble besides its predictions (JSON-able): kept beside the cached
+    artefacts so a repeated pool is served without loading the ensemble (score_cache.py)."""
     metadata = getattr(ensemble, "metadata", None) or {}
-    recorded = metadata.get("coverage_target")
+    importances = forest_importances(ensemble)
+    # the hash recorded when the model was saved or loaded (never re-serialised here); None: not cached by hash
+    model_hash = getattr(ensemble, "_model_hash", None) or metadata.get("model_hash")
+    return {"version": None if version is None else str(version), "model_hash": model_hash,
+            "feature_order_hash": getattr(ensemble, "feature_order_hash", None),
+            "feature_names": list(ensemble.feature_names), "target_names": list(ensemble.target_names),
+            "calibrated_on": metadata.get("calibrated_on"), "coverage_target": metadata.get("coverage_target"),
+            "importances": None if importances is None else {t: v.tolist() for t, v in importances.items()},
+            "novelty": getattr(ensemble, "autoencoder", None) is not None}
+
+
+def scorer_from_card(card: Mapping[str, Any], model: Callable[[], Any], cache: Any = None) -> Scorer:
+    """A scorer over `model()` (called at most once, when a prediction is not in `cache`), described by `card`."""
+    from rexai_assets.models.score_cache import MIN_ROWS, ScoredPool, pool_key
+
+    loaded: list[Any] = []
+    targets = tuple(card["target_names"])
+
+    def ensemble() -> Any:
+        if not loaded:
+            loaded.append(model())
+        return loaded[0]
+
+    def pool(X: np.ndarray) -> Any:
+        if cache is None or not card.get("model_hash") or len(X) < MIN_ROWS:
+            return None
+        key = pool_key(card["model_hash"], X)
+        scored = cache.get(key, targets)
+        if scored is None:
+            scored = ScoredPool(ensemble().predict(X), ensemble().novelty(X) if card["novelty"] else None)
+            cache.put(key, scored)
+        return scored
+
+    def predict(X: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+        scored = pool(X)
+        return scored.predictions if scored is not None else ensemble().predict(X)
+
+    def novelty(X: np.ndarray) -> np.ndarray:
+        scored = pool(X)
+        return scored.novelty if scored is not None else ensemble().novelty(X)
+
+    return _card_scorer(card, predict, novelty if card["novelty"] else None)
+
+
+def _card_scorer(card: Mapping[str, Any], predict: Callable, novelty: Callable | None) -> Scorer:
+    recorded = card.get("coverage_target")
     coverage = DEFAULT_COVERAGE if recorded is None else float(recorded)
     if not 0.0 < coverage < 1.0:
         raise ServingError(f"model metadata coverage_target {coverage!r} is not a probability in (0, 1)")
-    targets = tuple(ensemble.target_names)
-    return Scorer(MODEL, None if version is None else str(version), tuple(ensemble.feature_names),
-                  targets, ensemble.predict, novelty, forest_importances(ensemble), ensemble,
-                  calibrated_on=calibration_sources(metadata.get("calibrated_on"), targets), coverage_target=coverage)
+    targets = tuple(card["target_names"])
+    importances = card.get("importances")
+    return Scorer(MODEL, card.get("version"), tuple(card["feature_names"]), targets, predict, novelty,
+                  None if importances is None else {t: np.asarray(v, dtype=float) for t, v in importances.items()},
+                  calibrated_on=calibration_sources(card.get("calibrated_on"), targets), coverage_target=coverage,
+                  model_hash=card.get("model_hash"), feature_order_hash=card.get("feature_order_hash"))
+
+
+def ensemble_scorer(ensemble: Any, version: str | None, cache: Any = None) -> Scorer:
+    """A scorer over a loaded `TrainedEnsemble` (pools kept in `cache` when one is given)."""
+    scorer = scorer_from_card(scorer_card(ensemble, version), lambda: ensemble, cache)
+    scorer.model = ensemble
+    return scorer
 
 
 def calibration_note(calibrated_on: Mapping[str, str] | None, targets: Sequence[str] = ()) -> str:
@@ -186,11 +244,8 @@ def model_identity(scorer: Scorer) -> dict[str, str | None]:
     """What the inference log records about the model behind a scorer."""
     from rexai_assets.gold.contract import feature_order_hash
 
-    model = scorer.model
-    return {"model_source": scorer.source, "model_version": scorer.version,
-            # the hash recorded when the model was saved or loaded (never re-serialised here)
-            "model_hash": getattr(model, "_model_hash", None) or (getattr(model, "metadata", None) or {}).get("model_hash"),
-            "feature_order_hash": getattr(model, "feature_order_hash", None) or feature_order_hash()}
+    return {"model_source": scorer.source, "model_version": scorer.version, "model_hash": scorer.model_hash,
+            "feature_order_hash": scorer.feature_order_hash or feature_order_hash()}
 
 
 def log_served(folder: Path, command: str, scorer: Scorer, served: Sequence[Any], preset: str | None,
@@ -205,8 +260,60 @@ def log_served(folder: Path, command: str, scorer: Scorer, served: Sequence[Any]
 
 
 def load_scorer(mlflow: Any = None, alias: str = "champion") -> Scorer:
-    """The champion (resolved now) as a scorer; the heuristic when no version holds the alias."""
-    found = load_model(mlflow, alias)
-    if found is None:
+    """The version holding `alias` now as a scorer (the heuristic when none does).
+
+    Its card (`scorer_card`) and artefacts are read from the local model cache, and repeated candidate
+    pools from the score cache, so a warm call imports neither MLflow, scikit-learn nor torch; the
+    ensemble is loaded only when something must be scored."""
+    from rexai_assets.models import registry
+    from rexai_assets.models.score_cache import ScoreCache
+    from rexai_assets.paths import layout
+
+    source = mlflow if mlflow is not None else tracking_uri()
+    info = registry.resolve_alias(source, alias)
+    if info is None:
         return heuristic_scorer()
-    return ensemble_scorer(*found)
+    cache = ScoreCache(layout().models / "cache" / "scores")
+    card = read_card(registry.cache_folder(info), info)
+    tracking = source if isinstance(source, str) else source.tracking_uri
+    if card is None:
+        ensemble = _load_checked(info, tracking)
+        write_card(registry.cache_folder(info), scorer_card(ensemble, info.version))
+        return ensemble_scorer(ensemble, info.version, cache)
+    check_contract(SimpleNamespace(feature_order_hash=card.get("feature_order_hash")))
+    return scorer_from_card(card, lambda: _load_checked(info, tracking), cache)
+
+
+def _load_checked(info: Any, tracking: str) -> Any:
+    from rexai_assets.models import registry
+
+    try:
+        ensemble = registry.load_version(info, tracking)
+    except registry.FeatureContractMismatch as exc:
+        raise ServingError(str(exc)) from None
+    check_contract(ensemble)
+    return ensemble
+
+
+def read_card(folder: Path, info: Any) -> dict[str, Any] | None:
+    """The scorer card kept beside a cached version's artefacts, if it describes that version's model."""
+    import json
+
+    path = folder / CARD_FILE
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    expected = (getattr(info, "tags", None) or {}).get("model_hash")
+    if card.get("version") != str(info.version) or not card.get("model_hash") or (expected and card["model_hash"] != expected):
+        return None
+    return card
+
+
+def write_card(folder: Path, card: Mapping[str, Any]) -> None:
+    import json
+
+    from rexai_assets.atomic import write_text_atomic
+
+    if folder.exists():  # only beside artefacts that were cached (a failed download leaves no folder)
+        write_text_atomic(folder / CARD_FILE, json.dumps(card, sort_keys=True))

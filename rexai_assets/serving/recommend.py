@@ -262,7 +262,8 @@ def rank_candidates(ctx: Any, cands: Candidates, scorer: Any, preset: Preset, cf
     # Whole interval meets, then p_meets (floored to 0.01), then resource load, then draw order; measured misses last.
     top = top_positions(ctx, cands, feasible[ranking_order(whole_interval[feasible], probability[feasible],
                                                           load[feasible])], n_top, measured, preset)
-    novelty = scorer.novelty(cands.X[top]) if len(top) else np.zeros(0)
+    # Novelty of the whole pool (not just the top rows): scored once with the predictions and kept with them.
+    novelty = scorer.novelty(cands.X)[top] if len(top) else np.zeros(0)
     records = recipe_records(ctx, cands, top)
     drv = drivers(cands.X[top], cands.X, scorer.feature_names, scorer.importances, scorer.target_names,
                   cfg.top_features)

@@ -1,0 +1,82 @@
+"""Predictions of a candidate pool kept per (model hash, feature matrix), so a repeated pool is not re-scored.
+
+`rexai recommend` scores the same seeded, inventory-feasible pool on every call until the inventory, the
+serving config or the champion changes; loading the ensemble for it imports scikit-learn and torch
+(about 3 s of a 5 s budget). The key is the model's artefact hash and the sha256 of the exact float64
+matrix scored, so any change to the model, the inventory, the sampler or the feature contract is a
+different key: a cached entry is only ever the output the same model gave for the same rows. Only pools
+of at least `MIN_ROWS` rows are kept (a few recipes score in milliseconds), and only the newest
+`MAX_ENTRIES` files (the recommendations of every preset share one pool).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MIN_ROWS = 1000
+MAX_ENTRIES = 16
+FIELDS = ("value", "lo", "hi")
+NOVELTY = "novelty"
+
+
+@dataclass(frozen=True)
+class ScoredPool:
+    predictions: dict[str, dict[str, np.ndarray]]
+    novelty: np.ndarray | None
+
+
+def pool_key(model_hash: str, X: np.ndarray) -> str:
+    """sha256 over the model hash, the matrix shape and its float64 bytes."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    digest = hashlib.sha256(f"{model_hash}\0{X.shape}\0".encode())
+    digest.update(X.tobytes())
+    return digest.hexdigest()
+
+
+class ScoreCache:
+    """npz files under `folder`, one per scored pool, written atomically."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key[:32]}.npz"
+
+    def get(self, key: str, targets: tuple[str, ...]) -> ScoredPool | None:
+        path = self.path(key)
+        if not path.exists():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                predictions = {t: {f: data[f"{t}.{f}"] for f in FIELDS} for t in targets}
+                novelty = data[NOVELTY] if NOVELTY in data.files else None
+        except (OSError, KeyError, ValueError):
+            return None  # a damaged entry is re-scored and rewritten, never served
+        return ScoredPool(predictions, novelty)
+
+    def put(self, key: str, pool: ScoredPool) -> None:
+        from rexai_assets.atomic import write_with
+
+        arrays = {f"{t}.{f}": np.asarray(v[f]) for t, v in pool.predictions.items() for f in FIELDS}
+        if pool.novelty is not None:
+            arrays[NOVELTY] = np.asarray(pool.novelty)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **arrays)
+
+        try:
+            write_with(self.path(key), write)
+            self.prune()
+        except OSError:
+            pass  # a read-only or full disk only loses the speed-up
+
+    def prune(self, keep: int = MAX_ENTRIES) -> None:
+        entries = sorted(self.folder.glob("*.npz"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for old in entries[keep:]:
+            old.unlink(missing_ok=True)
