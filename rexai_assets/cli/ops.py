@@ -1,4 +1,4 @@
-"""`rexai check` (every asset check on a throw-away run) and `rexai screenshot` (the asset graph in a browser)."""
+"""`rexai check` (every asset check on a throw-away run) and `rexai screenshot` (UI pages in a browser)."""
 
 from __future__ import annotations
 
@@ -37,15 +37,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_screenshot(args: argparse.Namespace) -> int:
-    from rexai_assets.ops.screenshot import ScreenshotError, screenshot_asset_graph
     from rexai_assets.ops.devserver import DevServerError
-    from rexai_assets.paths import default_data_root
+    from rexai_assets.ops.screenshot import ScreenshotError, run_from_args
 
     try:
-        out = screenshot_asset_graph(default_data_root(), out=args.out, path=args.path)
+        outs = run_from_args(args)
     except (ScreenshotError, DevServerError) as exc:
         raise CommandError(str(exc).splitlines()[0]) from None
-    print(out)
+    print("\n".join(map(str, outs)))
     return 0
 
 
@@ -62,8 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("-v", "--verbose", action="store_true", help="print passing evaluations too")
     check.set_defaults(handler=cmd_check)
 
+    from rexai_assets.ops.screenshot import add_arguments
+
     screenshot = subparsers.add_parser(
-        "screenshot", help="start the UI on a free local port and save the asset graph as a PNG (needs chromium)")
-    screenshot.add_argument("--out", type=Path, help="PNG path (default: <data root>/docs/asset_graph.png)")
-    screenshot.add_argument("--path", default="/asset-groups", help="UI page to capture (default: /asset-groups)")
+        "screenshot", help="serve the UI on a free local port and save named pages as PNGs (needs chromium)")
+    add_arguments(screenshot)
     screenshot.set_defaults(handler=cmd_screenshot)

@@ -1,6 +1,8 @@
-"""Start `dagster dev` on 127.0.0.1 for a temporary home and data root, talk GraphQL to it, stop it by pid.
+"""Start `dagster dev` (or the webserver alone) on 127.0.0.1 for a home and data root, talk GraphQL to it,
+stop it by pid.
 
-Used by the UI and browser checks (tests and `rexai screenshot`). Standard library only for HTTP.
+Used by the UI and browser checks (tests and `rexai screenshot`, which serves the webserver alone so that
+no sensor or schedule of the instance runs while it captures). Standard library only for HTTP.
 """
 
 from __future__ import annotations
@@ -174,13 +176,16 @@ def write_instance_yaml(dagster_home: Path) -> Path:
     return path
 
 
-def dev_command(port: int) -> list[str]:
+def dev_command(port: int, webserver_only: bool = False) -> list[str]:
+    """`dagster dev` (webserver and daemon), or the webserver alone, behind the signal-resetting wrapper."""
+    # The webserver alone serves the UI of an instance without ticking its sensors and schedules.
+    server = ["dagster_webserver"] if webserver_only else ["dagster", "dev"]
     return [sys.executable, "-m", "rexai_assets.ops.exec_default_signals",
-            sys.executable, "-m", "dagster", "dev", "-h", HOST, "-p", str(port), "-m", DEFINITIONS_MODULE]
+            sys.executable, "-m", *server, "-h", HOST, "-p", str(port), "-m", DEFINITIONS_MODULE]
 
 
-def start_dev_server(data_root: Path, dagster_home: Path, port: int,
-                     extra_env: dict[str, str] | None = None) -> DevServer:
+def start_dev_server(data_root: Path, dagster_home: Path, port: int, extra_env: dict[str, str] | None = None,
+                     webserver_only: bool = False) -> DevServer:
     """Launch `dagster dev` in its own process group; returns at once (see `DevServer.wait_until_loaded`)."""
     data_root, dagster_home = Path(data_root).resolve(), Path(dagster_home).resolve()
     write_instance_yaml(dagster_home)
@@ -188,19 +193,20 @@ def start_dev_server(data_root: Path, dagster_home: Path, port: int,
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "REXAI_DATA_ROOT": str(data_root),
            "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(dev_command(port), cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(dev_command(port, webserver_only), cwd=REPO_ROOT, env=env,
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
     return DevServer(process, port, log_path, dagster_home, data_root)
 
 
 @contextmanager
 def dagster_dev(data_root: Path, dagster_home: Path, port: int | None = None, timeout_s: float = 90.0,
-                extra_env: dict[str, str] | None = None) -> Iterator[DevServer]:
+                extra_env: dict[str, str] | None = None, webserver_only: bool = False) -> Iterator[DevServer]:
     """`with dagster_dev(root, home) as server:` a loaded server, always stopped on exit."""
     port = port or free_port()
     if port is None:
         raise DevServerError(f"no free TCP port on {HOST}")
-    server = start_dev_server(data_root, dagster_home, port, extra_env)
+    server = start_dev_server(data_root, dagster_home, port, extra_env, webserver_only)
     try:
         server.wait_until_loaded(timeout_s)
         yield server
