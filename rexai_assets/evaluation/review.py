@@ -137,7 +137,7 @@ def review_plots(measured_golden: Mapping[str, Mapping[str, Sequence]]) -> dict[
         for ax, target in zip(axes[0], targets):
             draw_panel(ax, kind, target, measured_golden[target])
         axes[0][0].legend(fontsize=7)
-        plots[kind] = png_bytes(fig)
+        plots[kind] = png_bytes(fig, dpi=70)  # 5 panels fit the UI dialog (1,120 px)
     return plots
 
 

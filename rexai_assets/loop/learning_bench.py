@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -52,8 +53,29 @@ PER_DAY = 50                  # lab results finished per UTC day
 ISOLATED_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "REXAI_WAREHOUSE_PATH", "REXAI_IO_BASE")
 
 
+_OUTPUT = threading.local()  # the reality a worker thread is running, prefixed to its lines
+
+
 def say(*parts: Any, sep: str = " ") -> None:
-    print(*parts, sep=sep, flush=True)
+    text = sep.join(str(p) for p in parts)
+    prefix = getattr(_OUTPUT, "prefix", "")
+    print("\n".join(prefix + line for line in text.split("\n")) if prefix else text, flush=True)
+
+
+def run_realities(seeds: Sequence[int], workers: int, run: Any) -> list[dict]:
+    """`run(seed)` per reality, `workers` at a time: each reality drives its own `rexai` subprocesses in its
+    own data root, so two realities use both cores; lines of a reality are prefixed when they interleave."""
+    if workers <= 1 or len(seeds) <= 1:
+        return [run(seed) for seed in seeds]
+
+    def labelled(seed: int) -> dict:
+        _OUTPUT.prefix = f"[reality {seed}] "
+        return run(seed)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(labelled, seeds))
 
 
 def default_out_dir() -> Path:
@@ -614,14 +636,15 @@ def write_results(results: dict, out_dir: Path) -> dict[str, Path]:
 
 
 def run_learning_benchmark(seeds: Sequence[int], steps: Sequence[int], small: bool, out_dir: Path | None,
-                           holdout_n: int = 300, pool_n: int = 20000, work_dir: Path | None = None) -> dict:
+                           holdout_n: int = 300, pool_n: int = 20000, work_dir: Path | None = None,
+                           workers: int = 1) -> dict:
     """Every reality through every step; aggregate figures, goal verdicts, results.json and learning_curve.png."""
     steps = sorted({0, *(int(s) for s in steps)})
     started = time.perf_counter()
     work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="rexai-learning-"))
     say(f"learning benchmark: realities {list(seeds)}, steps {steps}, {'small' if small else 'default'} settings, "
         f"holdout {holdout_n}, regret pool {pool_n}; work dir {work}")
-    realities = [run_reality(seed, steps, small, holdout_n, pool_n, work) for seed in seeds]
+    realities = run_realities(list(seeds), workers, lambda seed: run_reality(seed, steps, small, holdout_n, pool_n, work))
     settings = {"seeds": list(seeds), "steps": steps, "small": small, "holdout_n": holdout_n, "pool_n": pool_n,
                 "per_day": PER_DAY}
     results: dict[str, Any] = {"settings": settings, "realities": realities}
@@ -650,11 +673,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holdout", type=int, default=300, help="fresh holdout recipes per reality")
     parser.add_argument("--pool", type=int, default=None, help="regret pool size (default 20000, 3000 with --small)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data roots")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="realities run at once")
     args = parser.parse_args(argv)
     steps = [int(s) for s in args.steps.split(",") if s.strip()]
     work = Path(tempfile.mkdtemp(prefix="rexai-learning-")) if args.keep else None
     results = run_learning_benchmark(range(args.realities), steps, args.small, args.out, args.holdout,
-                                     args.pool or (3000 if args.small else 20000), work)
+                                     args.pool or (3000 if args.small else 20000), work, args.workers)
     if work:
         say(f"kept {work}")
     return 0 if all(results["verdicts"].values()) else 1
