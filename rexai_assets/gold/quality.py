@@ -110,9 +110,9 @@ def validate_gold(dataset: GoldDataset, label_sources: list[str], docs_dir: Path
             ("gold_dataset", dataset.frame, gold_expectations(dataset, label_sources)),
             ("gold_split_sizes", split_summary(dataset), split_expectations())):
         batch = source.add_dataframe_asset(suite_name).add_batch_definition_whole_dataframe("all")
-        suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
-        for expectation in expectations:
-            suite.add_expectation(expectation)
+        # The whole suite in one store write: adding expectations one by one to a stored suite re-saves it
+        # each time (4 s of a 9 s validation for the ~90 expectations of the gold table).
+        suite = context.suites.add(gx.ExpectationSuite(name=suite_name, expectations=expectations))
         definition = context.validation_definitions.add(gx.ValidationDefinition(name=suite_name, data=batch, suite=suite))
         actions = [gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=[SITE_NAME])] if docs_dir else []
         checkpoint = context.checkpoints.add(gx.Checkpoint(name=f"{suite_name}_checkpoint",
