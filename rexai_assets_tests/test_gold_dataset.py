@@ -242,3 +242,22 @@ def test_read_measurements_carries_the_experiment_verdict(tmp_path):
     read = read_measurements(con)
     assert dict(zip(read["observation_id"], read["verdict"].where(read["verdict"].notna(), None))) == {
         "E1": "inconclusive", "F1": None}
+
+
+def test_great_expectations_suite_passes_clean_gold_and_names_each_broken_column(tables, pool):
+    import dataclasses
+
+    from rexai_assets.gold.quality import validate_gold
+
+    dataset = build_gold_dataset(tables, pool, measurements(pool, 40))
+    sources = list(gc.gold_settings().labels.weights)
+    assert validate_gold(dataset, sources)["success"]
+    broken = dataset.frame.copy()
+    broken.loc[broken.index[0], "weight"] = -1.0
+    broken.loc[broken.index[1], "rigidity"] = 1.5
+    broken.loc[broken.index[2], "regolith_frac"] = np.nan
+    result = validate_gold(dataclasses.replace(dataset, frame=broken), sources)
+    failed = {(f["expectation"], f["column"]) for f in result["suites"]["gold_dataset"]["failed"]}
+    assert not result["success"] and failed == {("expect_column_values_to_be_between", "weight"),
+                                                ("expect_column_values_to_be_between", "rigidity"),
+                                                ("expect_column_values_to_not_be_null", "regolith_frac")}
