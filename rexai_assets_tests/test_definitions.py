@@ -143,3 +143,13 @@ def test_readme_layout_table_matches_the_folders():
         missing += [f"{package.name}/{m.name}" for m in sorted(package.glob("*.py"))
                     if m.name not in ("__init__.py", "__main__.py", "defs.py") and f"`{m.name}`" not in row]
     assert missing == [] and set(rows) <= {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+
+
+def test_no_function_is_over_sixty_lines():
+    """Long functions are split into named steps (a newcomer reads the steps, not a page of code)."""
+    long = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)")
+    assert long == []
