@@ -35,6 +35,9 @@ class AdapterSettings(settings.StrictModel):
     min_rows: int = 50
     golden_share: float = 0.2
     min_target_rows: int = 30
+    # A target is adapted only where the adapter's out-of-fold MAE (in the target's units, on the habitat's
+    # trusted rows) is below the shared model's with a one-sided paired t-test p-value under this level.
+    gain_test_level: float = 0.05
     residual: ResidualConfig = ResidualConfig()
 
 
@@ -78,6 +81,8 @@ def validate(cfg: HabitatsConfig) -> HabitatsConfig:
         raise settings.ConfigError(f"{where} overrides for unknown habitat(s) {unknown}")
     for habitat in cfg.ids:
         adapter = cfg.adapter_for(habitat)
+        if not 0 < adapter.gain_test_level < 0.5:
+            raise settings.ConfigError(f"{where} {habitat}: gain_test_level must be in (0, 0.5)")
         if not 0 < adapter.golden_share < 1:
             raise settings.ConfigError(f"{where} {habitat}: golden_share must be in (0, 1)")
         if adapter.min_rows < 1 or adapter.min_target_rows < 1:

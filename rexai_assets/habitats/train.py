@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from rexai_assets.habitat_config import AdapterSettings
 from rexai_assets.habitats.rows import HabitatRows
@@ -44,13 +45,34 @@ def load_shared_champion(mlflow: Any, feature_order_hash: str) -> SharedChampion
     return None if found is None else SharedChampion(found[0], str(found[1].version))
 
 
+def out_of_fold_shared(gold: Any, base: SharedChampion) -> pd.DataFrame:
+    """The shared model's out-of-fold values on the measured rows its correction trains on, by observation_id.
+
+    On a row it trained on, the champion's served value has absorbed part of that row's own difference, so
+    `measurement - served` would teach the adapter too small a correction and calibrate its intervals on
+    too small residuals. The champion's own cross-fitting (models/ensemble.py `fit_correction`, the same
+    code, folds and seed on the same rows) predicts each such row with a fold model that never saw it."""
+    from rexai_assets.models.config import models_config
+    from rexai_assets.models.ensemble import MemberChoice, fit_correction
+
+    model = base.model
+    choice = MemberChoice(candidates=dict(model.members), weights=model.weights, simulated={}, selection={})
+    fit = fit_correction(gold, choice, model.forest, models_config())
+    return pd.DataFrame(fit.oof_values, columns=list(model.target_names),
+                        index=fit.rows["observation_id"].astype(str).to_numpy())
+
+
 def adapter_data(gold: Any, rows: HabitatRows, base: SharedChampion) -> AdapterData:
+    """The habitat's training rows with honest shared values: out-of-fold where the shared correction trained
+    on the row, the champion's served value elsewhere (rows it never saw)."""
     frame = rows.training
     X = frame[list(gold.feature_names)].to_numpy(np.float64)
+    served = base.values(X)
+    oof = out_of_fold_shared(gold, base).reindex(frame["observation_id"].astype(str).to_numpy()).to_numpy(np.float64)
     return AdapterData(X=X, Y=frame[list(gold.target_names)].to_numpy(np.float64),
                        W=frame["weight"].to_numpy(np.float64),
                        trusted=frame["label_source"].astype(str).isin(list(gold.trusted_sources)).to_numpy(),
-                       groups=frame["recipe_id"].astype(str).to_numpy(), base=base.values(X))
+                       groups=frame["recipe_id"].astype(str).to_numpy(), base=np.where(np.isnan(oof), served, oof))
 
 
 def train_adapter(gold: Any, rows: HabitatRows, base: SharedChampion, cfg: AdapterSettings) -> HabitatAdapter:
@@ -65,7 +87,7 @@ def train_adapter(gold: Any, rows: HabitatRows, base: SharedChampion, cfg: Adapt
     adapter = fit_adapter(rows.habitat, adapter_data(gold, rows, base), base.identity, targets,
                           target_scales(gold, CORRECTION_OFFSET_SHARE),
                           {t: measured_scale_candidates(gold, t) for t in targets}, residual, cfg.min_target_rows,
-                          models.coverage_target, models.seed)
+                          models.coverage_target, models.seed, cfg.gain_test_level)
     adapter.metadata.update(dataset_hash=gold.dataset_hash, golden_rows=int(len(rows.golden)))
     return adapter
 
@@ -90,7 +112,7 @@ def register_adapter(adapter: HabitatAdapter, mlflow: Any, dataset_hash: str, ru
         client = mlflow.configure()
         with mlflow.start_run(run_name=f"{registered_name(adapter.habitat)}-{adapter.model_hash[:12]}", tags=tags) as run:
             client.log_metrics({f"{t}.oof_mae_{k}": float(v) for t, r in adapter.metadata["targets"].items()
-                                for k, v in (("shared", r.get("oof_mae_prior")), ("adapted", r.get("oof_mae_corrected")))
+                                for k, v in (("shared", r.get("oof_mae_shared")), ("adapted", r.get("oof_mae_adapted")))
                                 if v is not None and np.isfinite(v)})
             client.log_artifacts(str(local), artifact_path=ARTIFACT_PATH)
             client.log_dict(json.loads(json.dumps(adapter.metadata, default=str)), "adapter_metadata.json")

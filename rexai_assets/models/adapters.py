@@ -176,11 +176,32 @@ class BaseModel:
     feature_order_hash: str
 
 
+def gain_p_value(y: np.ndarray, adapted: np.ndarray, shared: np.ndarray) -> tuple[float, float, float]:
+    """(MAE shared, MAE adapted, one-sided p of a paired t-test that the adapted absolute errors are smaller)."""
+    from scipy.stats import ttest_rel
+
+    a, s = np.abs(adapted - y), np.abs(shared - y)
+    if len(y) < 3 or np.allclose(a, s):
+        return float(np.mean(s)) if len(y) else math.nan, float(np.mean(a)) if len(y) else math.nan, 1.0
+    return float(np.mean(s)), float(np.mean(a)), float(ttest_rel(a, s, alternative="less").pvalue)
+
+
+def choose_target(y: np.ndarray, oof: np.ndarray, shared: np.ndarray, min_rows: int, level: float) -> dict:
+    """Adapt a target only with enough trusted rows and an out-of-fold gain in its own units that is
+    significant at `level`: the gate judges MAE in units, and a gain within noise is more likely to fail
+    its no-regression bound on the golden slice than to help."""
+    mae_shared, mae_adapted, p = gain_p_value(y, oof, shared)
+    return {"rows": int(len(y)), "oof_mae_shared": mae_shared, "oof_mae_adapted": mae_adapted, "gain_p_value": p,
+            "adapted": bool(len(y) >= min_rows and p < level)}
+
+
 def fit_adapter(habitat: str, data: AdapterData, base: BaseModel, targets: Sequence[str],
                 scales: Mapping[str, TargetScale], interval_scales: Mapping[str, list[TargetScale]],
-                cfg: CorrectionConfig, min_target_rows: int, coverage: float, seed: int) -> HabitatAdapter:
-    """Cross-fit the residual per target on its scale (models/correction.py) and calibrate the adapted
-    targets' intervals on the out-of-fold residuals of the habitat's trusted rows."""
+                cfg: CorrectionConfig, min_target_rows: int, coverage: float, seed: int,
+                gain_level: float = 0.05) -> HabitatAdapter:
+    """Cross-fit the residual per target on its scale (models/correction.py), keep the targets whose gain
+    is significant (`choose_target`) and calibrate their intervals on the out-of-fold residuals of the
+    habitat's trusted rows."""
     on = lambda M: np.column_stack([scales[t].forward(M[:, j]) for j, t in enumerate(targets)])  # noqa: E731
     fit = cross_fit_correction(data.X, on(data.Y), data.W, on(data.base), data.trusted, data.groups, tuple(targets),
                                cfg, seed)
@@ -188,14 +209,13 @@ def fit_adapter(habitat: str, data: AdapterData, base: BaseModel, targets: Seque
     residual.offsets = {t: scales[t].offset for t in targets}
     for j, target in enumerate(targets):
         use = ~np.isnan(data.Y[:, j]) & data.trusted
-        report[target] = dict(fit.report[target], trusted_rows=int(use.sum()))
-        if target not in residual.models:
-            continue
-        if use.sum() < min_target_rows:  # too few of the habitat's own rows to calibrate on: not adapted
-            residual.models.pop(target)
-            report[target]["used"] = False
-            continue
         oof = np.clip(scales[target].inverse(fit.oof[use, j]), *_bounds(target))
+        report[target] = {**fit.report[target], **choose_target(data.Y[use, j], oof, data.base[use, j],
+                                                                min_target_rows, gain_level)}
+        if target not in residual.models or not report[target]["adapted"]:
+            residual.models.pop(target, None)
+            report[target]["adapted"] = False
+            continue
         scale, q, valid = sharpest_scale(data.Y[use, j], oof, list(interval_scales[target]), coverage, *_bounds(target))
         intervals[target] = HabitatInterval(scale, q, int(use.sum()), valid)
     return HabitatAdapter(habitat, base.model_hash, base.version, base.feature_order_hash, tuple(targets), residual,
