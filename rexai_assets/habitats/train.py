@@ -45,6 +45,10 @@ def load_shared_champion(mlflow: Any, feature_order_hash: str) -> SharedChampion
     return None if found is None else SharedChampion(found[0], str(found[1].version))
 
 
+# (dataset hash, base model hash) -> out-of-fold values: habitats trained in one process share the cross-fit.
+_OUT_OF_FOLD: dict[tuple[str, str], pd.DataFrame] = {}
+
+
 def out_of_fold_shared(gold: Any, base: SharedChampion) -> pd.DataFrame:
     """The shared model's out-of-fold values on the measured rows its correction trains on, by observation_id.
 
@@ -55,11 +59,15 @@ def out_of_fold_shared(gold: Any, base: SharedChampion) -> pd.DataFrame:
     from rexai_assets.models.config import models_config
     from rexai_assets.models.ensemble import MemberChoice, fit_correction
 
-    model = base.model
-    choice = MemberChoice(candidates=dict(model.members), weights=model.weights, simulated={}, selection={})
-    fit = fit_correction(gold, choice, model.forest, models_config())
-    return pd.DataFrame(fit.oof_values, columns=list(model.target_names),
-                        index=fit.rows["observation_id"].astype(str).to_numpy())
+    key = (gold.dataset_hash, base.identity.model_hash)
+    if key not in _OUT_OF_FOLD:
+        model = base.model
+        choice = MemberChoice(candidates=dict(model.members), weights=model.weights, simulated={}, selection={})
+        fit = fit_correction(gold, choice, model.forest, models_config())
+        _OUT_OF_FOLD.clear()  # one entry is all a run needs; never hold several datasets
+        _OUT_OF_FOLD[key] = pd.DataFrame(fit.oof_values, columns=list(model.target_names),
+                                         index=fit.rows["observation_id"].astype(str).to_numpy())
+    return _OUT_OF_FOLD[key]
 
 
 def adapter_data(gold: Any, rows: HabitatRows, base: SharedChampion) -> AdapterData:
