@@ -148,3 +148,31 @@ def test_retraining_yaml_declares_per_habitat_limits(config_override):
     assert habitat_retraining().limits("gale").cooldown_hours == 48
     assert habitat_retraining().limits("jezero").cooldown_hours == 12
     assert retraining_settings().habitat_adapters.limits("gale").cooldown_hours == 48
+
+
+def test_sensor_counts_a_habitats_new_trusted_rows_and_asks_within_limits(tmp_path):
+    import dagster as dg
+
+    from rexai_assets.habitats.sensors import habitat_request, new_trusted_rows
+    from rexai_assets.observations.warehouse_io import ensure_tables
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ensure_tables(con)
+    for i in range(40):
+        habitat, source = ("jezero", "lab") if i < 35 else ("gale", "lab")
+        con.execute("INSERT INTO observations.experiment_runs (experiment_id, recipe_id, process_id, recipe_spec, "
+                    "environment, started_at, finished_at, verdict, habitat, content_sha256, partition_key, "
+                    "source_file, source_sha256, ingested_at) VALUES (?, 'R', 'P02', '{}', ?, now(), now(), 'pass', ?, "
+                    "'h', 'k', 'f', 's', now())", [f"E-{i}", source, habitat])
+        con.execute("INSERT INTO observations.measurements (observation_id, kind, recipe_id, label_source, rigidity, "
+                    "ingested_at) VALUES (?, 'experiment', 'R', ?, 0.5, now())", [f"E-{i}", source])
+    assert new_trusted_rows(con, "jezero", ("lab",), None) == 35
+    assert new_trusted_rows(con, "gale", ("lab",), None) == 5
+    assert new_trusted_rows(con, "jezero", ("lab",), datetime.now(timezone.utc) + timedelta(hours=1)) == 0
+    instance = dg.DagsterInstance.ephemeral()
+    now = datetime.now(timezone.utc)
+    request = habitat_request(instance, con, "jezero", "1", tmp_path / "models", now)
+    assert isinstance(request, dg.RunRequest) and request.partition_key == "jezero"
+    assert request.tags["rexai/trigger"] == "habitat_first_adapter" and request.tags["rexai/count_new_rows"] == "35"
+    assert habitat_request(instance, con, "gale", "1", tmp_path / "models", now) == "gale: 5 new trusted rows < 30"
+    assert habitat_request(instance, con, "jezero", None, tmp_path / "models", now) == "jezero: no shared champion yet"

@@ -63,8 +63,9 @@ def decide_adapter_retrain(now: datetime, habitat: str, new_rows: int, base_chan
     last = max(recent_runs, default=None)
     if last is not None and now - last < timedelta(hours=limits.cooldown_hours):
         wait = timedelta(hours=limits.cooldown_hours) - (now - last)
-        return AdapterRetrainDecision(False, None, f"{habitat}: cooldown, last adapter run "
-                                      f"{(now - last).total_seconds() / 3600:.1f} h ago, {wait.total_seconds() / 3600:.1f} h to go", tags)
+        ago, left = (now - last).total_seconds() / 3600, wait.total_seconds() / 3600
+        return AdapterRetrainDecision(False, None, f"{habitat}: cooldown, last adapter run {ago:.1f} h ago, "
+                                                   f"{left:.1f} h to go", tags)
     this_week = sum(1 for t in recent_runs if now - t < WEEK)
     if this_week >= limits.max_retrains_per_week:
         return AdapterRetrainDecision(False, None, f"{habitat}: {this_week} adapter runs in the last 7 days "

@@ -63,7 +63,8 @@ def habitat_request(instance: dg.DagsterInstance, con: Any, habitat: str, champi
 
 @dg.sensor(job=habitat_adapter_job, minimum_interval_seconds=HABITAT_INTERVAL_S,
            default_status=dg.DefaultSensorStatus.RUNNING,
-           description="One habitat_adapters partition per habitat; requests adapter retrains within config/retraining.yaml limits.")
+           description="One habitat_adapters partition per habitat; requests adapter retrains within the "
+                       "limits of config/retraining.yaml.")
 def habitat_adapter_sensor(context: dg.SensorEvaluationContext, storage: RexaiStorage, warehouse: Warehouse,
                            mlflow: MlflowTracking):
     from rexai_assets.evaluation.promotion import ChampionRegistry, promotion_settings
