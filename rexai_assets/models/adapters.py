@@ -313,9 +313,20 @@ def download_adapter(client: Any, info: Any) -> HabitatAdapter:
     return adapter
 
 
+def base_identity(base: Any) -> tuple[str | None, str | None]:
+    """(model hash, feature order hash) of what serves: a `Scorer` (its recorded hash, or its model's) or a
+    loaded ensemble. A scorer's own record is preferred: a scorer may serve from a cache without its model."""
+    if hasattr(base, "predict_fn"):
+        model = getattr(base, "model", None)
+        return (getattr(base, "model_hash", None) or (model_hash_of(model) if model is not None else None),
+                getattr(base, "feature_order_hash", None) or getattr(model, "feature_order_hash", None))
+    return model_hash_of(base), getattr(base, "feature_order_hash", None)
+
+
 def resolve_adapter(habitat: str, base_model: Any, tracking: Any, models_dir: Path | None
                     ) -> tuple[HabitatAdapter | None, AdapterDecision]:
-    """The habitat's champion adapter if every fail-closed check passes for `base_model`, and the decision."""
+    """The habitat's champion adapter if every fail-closed check passes for `base_model` (a Scorer or a loaded
+    ensemble), and the decision."""
     from rexai_assets.models import registry
 
     client, _ = registry.registry_client(tracking)
@@ -329,8 +340,7 @@ def resolve_adapter(habitat: str, base_model: Any, tracking: Any, models_dir: Pa
     except (OSError, ValueError, KeyError) as exc:
         reason = f"adapter v{version} of {name} cannot be loaded ({type(exc).__name__})"
     else:
-        reason = refusal(adapter, info.tags, str(version), habitat, model_hash_of(base_model),
-                         getattr(base_model, "feature_order_hash", None))
+        reason = refusal(adapter, info.tags, str(version), habitat, *base_identity(base_model))
     if reason is not None:
         return None, AdapterDecision(habitat, None, f"{reason}; served by the shared model", refused=True)
     return adapter, AdapterDecision(habitat, str(version))
@@ -365,13 +375,12 @@ class AdaptedModel:
 
 
 def for_habitat(base: Any, habitat: str | None, tracking: Any, models_dir: Path | None, strict: bool = False,
-                wrap: Any = adapted_scorer, model: Any = None) -> tuple[Any, AdapterDecision | None]:
-    """`base` (a Scorer, or a model with `wrap=AdaptedModel`) adapted to `habitat` when allowed; without a
-    habitat, `base` itself. `strict` raises AdapterRefused instead of answering from the shared model."""
+                wrap: Any = adapted_scorer) -> tuple[Any, AdapterDecision | None]:
+    """`base` (a Scorer, or a loaded ensemble with `wrap=AdaptedModel`) adapted to `habitat` when allowed;
+    without a habitat, `base` itself. `strict` raises AdapterRefused instead of answering from the shared model."""
     if habitat is None:
         return base, None
-    adapter, decision = resolve_adapter(habitat, model if model is not None else getattr(base, "model", base),
-                                        tracking, models_dir)
+    adapter, decision = resolve_adapter(habitat, base, tracking, models_dir)
     if decision.refused and strict:
         raise AdapterRefused(decision.note)
     return (base if adapter is None else wrap(base, adapter)), decision
