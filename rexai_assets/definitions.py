@@ -10,6 +10,7 @@ import dagster as dg
 
 from rexai_assets.evaluation import defs as evaluation
 from rexai_assets.gold import defs as gold
+from rexai_assets.habitats import defs as habitats
 from rexai_assets.loop import defs as loop
 from rexai_assets.models import defs as models
 from rexai_assets.observations import defs as observations
@@ -22,7 +23,8 @@ from rexai_assets.serving import defs as serving
 # Dagster's loader accepts one Definitions object at this module's scope (`defs` below). `planning` reads
 # the champion from the registry and the candidate sampler (gold), and the second vote (evaluation)
 # writes plans, so it sits between models and evaluation; its asset follows promotion proposals by key.
-LAYERS = (raw, observations, gold, models, planning, evaluation, serving, loop)
+# `habitats` adapts the champion that evaluation promoted, and serving applies its adapters.
+LAYERS = (raw, observations, gold, models, planning, evaluation, habitats, serving, loop)
 
 
 def build_definitions(env: str | None = None) -> dg.Definitions:

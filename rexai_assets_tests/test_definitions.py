@@ -14,7 +14,7 @@ from rexai_assets.definitions import LAYERS, build_definitions
 
 HEAVY_MODULES = ("mlflow", "torch", "great_expectations", "sklearn", "pandera", "matplotlib")
 PACKAGE = Path(__file__).resolve().parents[1] / "rexai_assets"
-LAYER_NAMES = ("raw", "observations", "gold", "models", "planning", "evaluation", "serving", "loop")
+LAYER_NAMES = ("raw", "observations", "gold", "models", "planning", "evaluation", "habitats", "serving", "loop")
 
 
 def test_definitions_are_loadable():
@@ -90,7 +90,8 @@ def test_no_package_init_imports_dagster():
 
 
 # Bottom (0): contract, settings, hashing, paths, recipes, resources...; then the layers left to right.
-LAYER_ORDER = ("raw", "observations", "gold", "models", "planning", "evaluation", "serving", "loop", "ops", "cli")
+LAYER_ORDER = ("raw", "observations", "gold", "models", "planning", "evaluation", "habitats", "serving", "loop", "ops",
+               "cli")
 ENTRY_POINTS = ("definitions",)  # assembles every layer: ranked with ops
 
 

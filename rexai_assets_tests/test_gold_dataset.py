@@ -9,8 +9,9 @@ import pytest
 
 from rexai_assets.gold import contract as gc
 from rexai_assets.gold.candidates import recipe_candidates_pool
-from rexai_assets.gold.dataset import (build_gold_dataset, empty_measurements, export_files, golden_train_overlap,
-                                       read_measurements, replay_problem, save_to_warehouse, untrusted_golden)
+from rexai_assets.gold.dataset import (META_COLUMNS, build_gold_dataset, empty_measurements, export_files,
+                                       golden_train_overlap, read_measurements, replay_problem, save_to_warehouse,
+                                       untrusted_golden)
 from rexai_assets.gold.splits import hash_unit
 from rexai_assets.raw.tables import load_raw_tables
 from rexai_assets_tests.conftest import SHIPPED_RAW
@@ -52,7 +53,8 @@ def test_simulated_only_dataset(tables, pool):
     assert set(frame["split"]) == {"train", "val", "test", "golden"}
     assert 0.05 < (frame["split"] == "golden").mean() < 0.15
     assert frame["observed_at"].isna().all() and (frame["weight"] == 1.0).all()
-    assert list(frame.columns[8:8 + len(gold.feature_names)]) == list(gold.feature_names)
+    meta = len(META_COLUMNS)
+    assert list(frame.columns[meta:meta + len(gold.feature_names)]) == list(gold.feature_names)
     assert gold.mask().all()
     assert gold.lineage["raw_files"] == {"x.csv": "abc"} and gold.lineage["observation_partitions"] == []
     assert gold.lineage["row_counts"]["by_label_source"] == {"simulated": len(pool)}

@@ -43,8 +43,10 @@ def _check_sheet_path(path: Path) -> Path:
     return path
 
 
-def _plan(args: argparse.Namespace) -> Any:
-    from rexai_assets.cli.serving import StartUp, _tables
+def _plan(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The stored plan and the habitat decision (None without --habitat)."""
+    from rexai_assets.cli.serving import StartUp, _tables, habitat_model
+    from rexai_assets.models.adapters import AdaptedModel
     from rexai_assets.paths import layout
     from rexai_assets.planning.plan import PlanningError
     from rexai_assets.planning.service import load_version, make_plan
@@ -54,9 +56,11 @@ def _plan(args: argparse.Namespace) -> Any:
     with StartUp() as startup:
         tables = _tables()
         try:
-            model = load_version(layout().tracking_uri)
+            model, version = load_version(layout().tracking_uri)
+            model, decision = habitat_model(model, args, wrap=AdaptedModel)
             startup.ready()
-            return make_plan(WarehouseClient(warehouse_path()), tables, model, n=args.n, target=args.target)
+            return make_plan(WarehouseClient(warehouse_path()), tables, (model, version), n=args.n,
+                             target=args.target), decision
         except (PlanningError, ConfigError) as exc:
             raise CommandError(str(exc)) from None
 
@@ -68,12 +72,16 @@ def cmd_plan_experiments(args: argparse.Namespace) -> int:
     if args.n is not None and args.n < 1:
         raise CommandError("--n must be at least 1")
     sheet = _check_sheet_path(Path(args.sheet)) if args.sheet else None
-    plan = _plan(args)
+    plan, decision = _plan(args)
     if sheet is not None:
         write_text_atomic(sheet, sheet_text(lab_sheet(plan)))
     if args.json:
-        print(json.dumps(plan.document(), indent=2))
+        print(json.dumps({**plan.document(), **(decision.document() if decision else {})}, indent=2))
         return 0
+    if decision is not None:
+        from rexai_assets.cli.serving import habitat_line
+
+        print(habitat_line(decision))
     print("\n".join(plan_lines(plan)))
     if sheet is not None:
         print(f"lab sheet: {sheet} (fill in environment, operator_id, started_at, finished_at, raw_measurements, "
@@ -87,4 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     plan.add_argument("--target", default=None, help="verify only this preset (default: every preset)")
     plan.add_argument("--json", action="store_true", help="print JSON")
     plan.add_argument("--sheet", default=None, metavar="FILE.csv", help="also write a lab sheet for `rexai log-experiment`")
+    from rexai_assets.cli.serving import add_habitat_arguments
+
+    add_habitat_arguments(plan)
     plan.set_defaults(handler=cmd_plan_experiments, skip_final_collection=True)

@@ -38,6 +38,44 @@ def _scorer() -> Any:
         raise CommandError(str(exc)) from None
 
 
+def habitat_model(base: Any, args: argparse.Namespace, **wrap: Any) -> tuple[Any, Any]:
+    """`base` (the shared Scorer, or with `wrap` a loaded model) adapted to `--habitat`, and the decision
+    (None without `--habitat`). Fail closed (models/adapters.py): a refused adapter answers from the shared
+    model and says so, or, with `--strict`, ends the command with the reason (exit 1)."""
+    from rexai_assets.habitat_config import known_habitats
+    from rexai_assets.models.adapters import AdapterRefused, for_habitat
+    from rexai_assets.models.scorer import tracking_uri
+    from rexai_assets.paths import layout
+
+    habitat = getattr(args, "habitat", None)
+    if habitat is None:
+        if getattr(args, "strict", False):
+            raise CommandError("--strict needs --habitat")
+        return base, None
+    if habitat not in known_habitats():
+        raise CommandError(f"unknown habitat {habitat!r}; config/habitats.yaml lists {', '.join(known_habitats())}")
+    try:
+        return for_habitat(base, habitat, tracking_uri(), layout().models, strict=args.strict, **wrap)
+    except AdapterRefused as exc:
+        raise CommandError(f"--strict: {exc}") from None
+
+
+def habitat_line(decision: Any) -> str | None:
+    """The console line about the habitat's adapter (None without --habitat)."""
+    if decision is None:
+        return None
+    if decision.adapter_version is not None:
+        return f"habitat {decision.habitat}: adapter v{decision.adapter_version} applied"
+    return f"habitat {decision.habitat}: shared model ({decision.note})"
+
+
+def add_habitat_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--habitat", default=None, metavar="ID",
+                        help="apply that habitat's adapter (an id of config/habitats.yaml) when it is safe to")
+    parser.add_argument("--strict", action="store_true",
+                        help="with --habitat: exit 1 instead of answering from the shared model when its adapter is refused")
+
+
 def _measured() -> dict:
     """The trusted measured results per recipe key (serving.measured): {} while nothing was ingested."""
     from rexai_assets.paths import layout
@@ -107,14 +145,14 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         names = [str(n) for n in tables.presets["name"]]
         if args.target not in names:
             raise CommandError(f"unknown target {args.target!r}; valid targets: {', '.join(names)}")
-        scorer = _scorer()
+        scorer, decision = habitat_model(_scorer(), args)
         measured = _measured()
         startup.ready()
         try:
             rec = rc.recommend(tables, args.target, scorer, top_n=args.top, measured=measured)
         except (rc.UnknownPreset, ServingError) as exc:
             raise CommandError(str(exc)) from None
-    print_recommendation(rec, scorer, args.json)
+    print_recommendation(rec, scorer, args.json, decision)
     _log_call("recommend", scorer, rec.served(), args.target, started)
     return 0
 
@@ -125,12 +163,17 @@ def _measured_text(measured: dict | None) -> str:
     return "measured (trusted): " + "  ".join(f"{t} {m['value']:.3g} (n={m['n']})" for t, m in measured.items())
 
 
-def print_recommendation(rec: Any, scorer: Any, as_json: bool) -> None:
+def print_recommendation(rec: Any, scorer: Any, as_json: bool, decision: Any = None) -> None:
     from rexai_assets.models.scorer import calibration_note
 
     if as_json:
-        print(rec.to_json())
+        if decision is None:
+            print(rec.to_json())
+        else:
+            print(json.dumps({**json.loads(rec.to_json()), **decision.document()}, indent=2, sort_keys=True))
         return
+    if habitat_line(decision):
+        print(habitat_line(decision))
     p = rec.preset
     origin = f"model v{rec.model_version}" if rec.source == "model" else "HEURISTIC (degraded mode: no champion)"
     print(f"{p.name}: rigidity >= {p.rigidity}, tightness >= {p.tightness}; caps energy {p.max_energy_kwh} kWh/kg, "
@@ -179,9 +222,11 @@ def read_recipes(path: Path) -> list:
     return data
 
 
-def predictions_document(recipes: list, scorer: Any, tables: Any, measured: dict | None = None) -> list[dict]:
+def predictions_document(recipes: list, scorer: Any, tables: Any, measured: dict | None = None,
+                         decision: Any = None) -> list[dict]:
     """DESIGN.md's `rexai predict --json` format, scoring every recipe in one batch; `"measured"` where
-    trusted measurements of the recipe's content exist."""
+    trusted measurements of the recipe's content exist; with `--habitat`, `"habitat"`, `"adapter_version"`
+    and, when no adapter served, `"adapter_note"` (why)."""
     import numpy as np
 
     from rexai_assets.gold.features import FeatureError, feature_context, featurize_recipes
@@ -199,6 +244,7 @@ def predictions_document(recipes: list, scorer: Any, tables: Any, measured: dict
     calibrated_on = getattr(scorer, "calibrated_on", None)
     # "calibrated_on" only where the model records it (DESIGN.md: "where they apply").
     extra = {} if calibrated_on is None else {"calibrated_on": dict(calibrated_on)}
+    extra.update(decision.document() if decision is not None else {})
     measured = measured or {}
     documents = []
     for i, recipe in enumerate(recipes):
@@ -236,19 +282,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
             except RecipeError as exc:
                 rid = obj.get("recipe_id") if isinstance(obj, dict) else None
                 raise CommandError(f"{path.name}: recipe {index}{f' ({rid})' if rid else ''}: {exc}") from None
-        scorer = _scorer()
+        scorer, decision = habitat_model(_scorer(), args)
         measured = _measured()
         startup.ready()
         try:
-            document = predictions_document(recipes, scorer, tables, measured)
+            document = predictions_document(recipes, scorer, tables, measured, decision)
         except ServingError as exc:
             raise CommandError(str(exc)) from None
-    print_predictions(document, scorer, args.json)
+    print_predictions(document, scorer, args.json, decision)
     _log_call("predict", scorer, served_recipes(recipes, document), None, started)
     return 0
 
 
-def print_predictions(document: list[dict], scorer: Any, as_json: bool) -> None:
+def print_predictions(document: list[dict], scorer: Any, as_json: bool, decision: Any = None) -> None:
     from rexai_assets.models.scorer import calibration_note
 
     if as_json:
@@ -256,6 +302,8 @@ def print_predictions(document: list[dict], scorer: Any, as_json: bool) -> None:
         return
     origin = f"model v{scorer.version}" if scorer.source == "model" else "HEURISTIC (degraded mode: no champion)"
     print(f"source: {origin}")
+    if habitat_line(decision):
+        print(habitat_line(decision))
     print(calibration_note(scorer.calibrated_on, scorer.target_names))
     for entry in document:
         cells = "  ".join(f"{t} {v['value']:.3g} [{v['lo']:.3g}, {v['hi']:.3g}]" for t, v in entry["prediction"].items())
@@ -289,11 +337,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rec.add_argument("--target", required=True, help="preset name from raw/targets_presets.json")
     rec.add_argument("--top", type=int, default=None, help="length of the ranked list (default: config/serving.yaml)")
     rec.add_argument("--json", action="store_true", help="print JSON")
+    add_habitat_arguments(rec)
     rec.set_defaults(handler=cmd_recommend, skip_final_collection=True)
 
     pred = subparsers.add_parser("predict", help="predictions with 95 %% intervals for a JSON list of recipes")
     pred.add_argument("recipes", metavar="RECIPES.json")
     pred.add_argument("--json", action="store_true", help="print JSON")
+    add_habitat_arguments(pred)
     pred.set_defaults(handler=cmd_predict, skip_final_collection=True)
 
     verify = subparsers.add_parser("verify-bundle", help="exit 0 only for an intact, loadable bundle")

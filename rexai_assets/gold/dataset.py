@@ -27,8 +27,10 @@ from rexai_assets.hashing import canonical_json, sha256_frame, sha256_json
 from rexai_assets.recipes import RecipeCatalog, RecipeError, parse_recipe
 from rexai_assets.warehouse import table_exists, transaction
 
+# `habitat`: where a measured row was made (an id of config/habitats.yaml, None for simulated rows and for
+# observations without one); habitat adapters select their rows by it.
 META_COLUMNS = ["recipe_id", "recipe_spec", "process_id", "label_source", "split", "weight", "observed_at",
-                "observation_id"]
+                "observation_id", "habitat"]
 MEASUREMENT_COLUMNS = ["observation_id", "kind", "recipe_id", "recipe_spec", "process_id", "label_source",
                        "observed_at", *TARGETS, "partition_key", "source_file", "source_sha256"]
 MAX_REJECTIONS_IN_LINEAGE = 100
@@ -83,8 +85,10 @@ class GoldDataset:
 
 
 def empty_measurements() -> pd.DataFrame:
-    """What `read_measurements` returns while there is nothing: the measurement columns plus `verdict`."""
-    frame = pd.DataFrame({c: pd.Series(dtype=float if c in TARGETS else object) for c in (*MEASUREMENT_COLUMNS, "verdict")})
+    """What `read_measurements` returns while there is nothing: the measurement columns plus `verdict` and
+    `habitat`."""
+    frame = pd.DataFrame({c: pd.Series(dtype=float if c in TARGETS else object)
+                          for c in (*MEASUREMENT_COLUMNS, "verdict", "habitat")})
     frame["observed_at"] = pd.Series(dtype="datetime64[ns]")
     return frame
 
@@ -143,6 +147,7 @@ def measured_rows(measurements: pd.DataFrame | None, tables, ctx: FeatureContext
         "observed_at": pd.to_datetime(kept["observed_at"]).dt.tz_localize(None) if len(kept) else pd.Series(dtype="datetime64[ns]"),
         "observation_id": kept["observation_id"].astype(str),
         "verdict": kept["verdict"].astype(object) if "verdict" in kept.columns else None,
+        "habitat": kept["habitat"].astype(object) if "habitat" in kept.columns else None,
     })
     out = pd.concat([out, features, targets], axis=1)
     return out[~empty].reset_index(drop=True), problems
@@ -176,7 +181,7 @@ def simulated_rows(candidates: pd.DataFrame, names: tuple[str, ...], cfg: GoldSe
         "recipe_id": candidates["recipe_id"].to_numpy(), "recipe_spec": candidates["recipe_spec"].to_numpy(),
         "process_id": candidates["process_id"].to_numpy(), "label_source": SIMULATED, "split": None,
         "weight": np.nan, "observed_at": pd.Series(pd.NaT, index=candidates.index, dtype="datetime64[ns]").to_numpy(),
-        "observation_id": None,
+        "observation_id": None, "habitat": None,
     })
     return pd.concat([meta, candidates[list(names)].reset_index(drop=True), labels.reset_index(drop=True)], axis=1)
 
@@ -213,8 +218,8 @@ def _finish(frame: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
     for c in (*names, *TARGETS, "weight"):
         frame[c] = frame[c].astype(np.float64)
     frame["observed_at"] = pd.to_datetime(frame["observed_at"]).astype("datetime64[ns]")
-    for c in ("recipe_id", "recipe_spec", "process_id", "label_source", "split", "observation_id"):
-        frame[c] = frame[c].astype(object)
+    for c in ("recipe_id", "recipe_spec", "process_id", "label_source", "split", "observation_id", "habitat"):
+        frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
     return frame[META_COLUMNS + list(names) + list(TARGETS)]
 
 
@@ -323,6 +328,11 @@ def untrusted_golden(dataset: GoldDataset) -> list[str]:
 # Storage
 
 
+def _has_column(con, table: str, column: str) -> bool:
+    return con.execute("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'observations' "
+                       "AND table_name = ? AND column_name = ?", [table, column]).fetchone()[0] > 0
+
+
 def read_measurements(con) -> pd.DataFrame:
     """Rows of `observations.measurements`, or an empty frame while that table does not exist."""
     if not table_exists(con, "observations", "measurements"):
@@ -333,12 +343,21 @@ def read_measurements(con) -> pd.DataFrame:
     if missing:
         raise ValueError(f"observations.measurements: missing column(s) {', '.join(missing)}")
     columns = ", ".join(f'm."{c}"' for c in MEASUREMENT_COLUMNS)
-    verdict = ("e.verdict" if table_exists(con, "observations", "experiment_runs") else "CAST(NULL AS VARCHAR)")
-    join = ("LEFT JOIN observations.experiment_runs e ON m.kind = 'experiment' AND e.experiment_id = m.observation_id"
-            if verdict == "e.verdict" else "")
+    experiments = table_exists(con, "observations", "experiment_runs")
+    feedback = table_exists(con, "observations", "crew_feedback")
+    verdict = "e.verdict" if experiments else "CAST(NULL AS VARCHAR)"
+    # The habitat of either record kind; a warehouse from before experiment habitats has no such column
+    # until its next ingestion adds it (observations' ensure_tables).
+    habitat = "CAST(coalesce({}, {}) AS VARCHAR)".format(
+        "e.habitat" if experiments and _has_column(con, "experiment_runs", "habitat") else "NULL",
+        "f.habitat" if feedback else "NULL")
+    join = ("LEFT JOIN observations.experiment_runs e ON m.kind = 'experiment' AND e.experiment_id = m.observation_id "
+            if experiments else "")
+    join += ("LEFT JOIN observations.crew_feedback f ON m.kind = 'feedback' AND f.feedback_id = m.observation_id"
+             if feedback else "")
     # The verdict of an experiment row (NULL for crew feedback) weighs it in training (gold.yaml verdict_weights).
-    return con.execute(f"SELECT {columns}, {verdict} AS verdict FROM observations.measurements m {join} "
-                       "ORDER BY m.observation_id").df()
+    return con.execute(f"SELECT {columns}, {verdict} AS verdict, {habitat} AS habitat FROM observations.measurements m "
+                       f"{join} ORDER BY m.observation_id").df()
 
 
 def _replace_table(con, name: str, frame: pd.DataFrame) -> None:

@@ -21,8 +21,10 @@ feedback_job = dg.define_asset_job(
 
 # Everything unpartitioned downstream of the observations: gold -> models -> evaluation and
 # promotion -> bundle. Recommendations (one partition per preset) follow by declarative automation.
+# Habitat adapters (one partition per habitat) follow by their own sensor, within their cost limits.
 RETRAIN_SELECTION = (dg.AssetSelection.groups("gold", "models", "evaluation", "serving")
-                     - dg.AssetSelection.assets("recipe_recommendations", "feature_ablations", "learning_benchmark"))
+                     - dg.AssetSelection.assets("recipe_recommendations", "feature_ablations", "learning_benchmark",
+                                                "habitat_adapters"))
 
 retrain_job = dg.define_asset_job(
     RETRAIN_JOB, selection=RETRAIN_SELECTION, tags={RETRAIN_TAG: "true"},

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rexai_assets import settings
+from rexai_assets.habitats.policy import HabitatRetraining
 
 NEW_OBSERVATIONS, MAX_AGE, NO_CHAMPION = "new_observations", "max_age", "no_champion"
 
@@ -14,6 +15,8 @@ class RetrainingSettings(settings.StrictModel):
     min_new_rows: int = 50
     max_age_hours: float = 168
     cooldown_minutes: float = 10
+    # The habitat adapters' own cost limits (read by habitats/policy.py; declared here so the file stays strict).
+    habitat_adapters: HabitatRetraining = HabitatRetraining()
 
 
 def retraining_settings() -> RetrainingSettings:

@@ -64,7 +64,7 @@ def feedback_records(recipes: pd.DataFrame, labels: pd.DataFrame, submitted: dat
         "feedback_id": [f"{prefix}-{i:05d}" for i in range(len(recipes))],
         "recipe_id": recipes["recipe_id"].to_numpy(), "recipe_spec": recipes["recipe_spec"].to_numpy(),
         "process_id": recipes["process_id"].to_numpy(),
-        "habitat": "Hab-1", "operator_id": [f"crew-{i % 3}" for i in range(len(recipes))],
+        "habitat": "jezero", "operator_id": [f"crew-{i % 3}" for i in range(len(recipes))],
         "submitted_at": [submitted.replace(tzinfo=timezone.utc) + timedelta(seconds=i) for i in range(len(recipes))],
         "rating": 3, "notes": "measured on the habitat bench"})
     for target in TARGETS:

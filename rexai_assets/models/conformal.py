@@ -125,8 +125,7 @@ class TargetInterval:
         """(lo, hi) around the served `value`, clipped to the target's physical range [low, high]."""
         value = np.asarray(value, dtype=float)
         if self.calibrated_on == MEASURED:
-            centre = self.scale.forward(value)
-            lo, hi = self.scale.inverse(centre - self.q_measured), self.scale.inverse(centre + self.q_measured)
+            lo, hi = measured_bounds(value, self.scale, self.q_measured)
         else:
             lo0, hi0 = self.simulated.interval(value, spread)
             lo = self.scale.inverse(self.scale.forward(np.clip(lo0, low, high)) - self.allowance)
@@ -147,6 +146,13 @@ class TargetInterval:
                 "allowance": None if self.calibrated_on == MEASURED else round(self.allowance, 6),
                 "allowance_source": None if self.calibrated_on == MEASURED else self.allowance_source,
                 "q_measured": self.q_measured}
+
+
+def measured_bounds(value: np.ndarray, scale: TargetScale, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) of a measured-calibrated interval: the half-width `q` on both sides of `value` on the scale
+    (unclipped; the callers clip to the target's physical range)."""
+    centre = scale.forward(value)
+    return scale.inverse(centre - q), scale.inverse(centre + q)
 
 
 def measured_half_width(y: np.ndarray, oof: np.ndarray, scale: TargetScale, coverage: float) -> tuple[float, bool]:

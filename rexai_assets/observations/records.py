@@ -16,6 +16,9 @@ Rules beyond DESIGN.md's field list, decided here:
   (no daily partition would cover it);
 - an identifier or environment that contains an e-mail or a blocklisted name rejects its row
   (identifiers are never rewritten); free text is scrubbed later, not rejected;
+- `habitat` (optional in both formats) must be an id of config/habitats.yaml (compared lower-case);
+  any other value rejects its row. A validated id is not personal data, so it is not free text and is
+  never scrubbed;
 - columns outside the format are dropped (they might carry personal data nobody scrubs);
 - a repeated id with identical content is kept once; with different content the later row is
   rejected, naming the first.
@@ -32,6 +35,7 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from rexai_assets.contract import BOUNDED_TARGETS, TARGETS
+from rexai_assets.habitat_config import known_habitats
 from rexai_assets.hashing import canonical_json, sha256_json
 from rexai_assets.ingestion_log import RejectedRow
 from rexai_assets.observations.pii import PiiScrubber, default_scrubber, observations_settings
@@ -46,9 +50,9 @@ MAX_ID_LENGTH = 200
 
 EXPERIMENT_REQUIRED = ("experiment_id", "recipe_spec", "environment", "operator_id", "started_at",
                        "finished_at", "raw_measurements", "verdict")
-EXPERIMENT_OPTIONAL = ("recipe_id", "process_id", "next_actions")
+EXPERIMENT_OPTIONAL = ("recipe_id", "process_id", "next_actions", "habitat")
 EXPERIMENT_COLUMNS = ("experiment_id", "recipe_id", "process_id", "recipe_spec", "environment", "operator_id",
-                      "started_at", "finished_at", "raw_measurements", "verdict", "next_actions")
+                      "started_at", "finished_at", "raw_measurements", "verdict", "next_actions", "habitat")
 
 FEEDBACK_REQUIRED = ("feedback_id", "recipe_spec", "operator_id", "submitted_at")
 FEEDBACK_OPTIONAL = ("recipe_id", "process_id", "habitat", *TARGETS, "rating", "notes")
@@ -76,7 +80,7 @@ class RecordKind:
 EXPERIMENT = RecordKind("experiment", "experiment_id", "finished_at", EXPERIMENT_REQUIRED, EXPERIMENT_OPTIONAL,
                         EXPERIMENT_COLUMNS, ("next_actions",))
 FEEDBACK = RecordKind("feedback", "feedback_id", "submitted_at", FEEDBACK_REQUIRED, FEEDBACK_OPTIONAL,
-                      FEEDBACK_COLUMNS, ("habitat", "notes"))
+                      FEEDBACK_COLUMNS, ("notes",))
 KINDS = {"experiment": EXPERIMENT, "feedback": FEEDBACK}
 
 
@@ -222,6 +226,7 @@ def _schema(kind: RecordKind) -> Any:
             "verdict": text(False, pa.Check.isin(VERDICTS)),
             "raw_measurements": text(True),
             "next_actions": text(True),
+            "habitat": text(True),
         })
     else:
         for target in TARGETS:
@@ -285,7 +290,7 @@ def _coerce(frame: pd.DataFrame, kind: RecordKind, problems: _Problems, lines: d
             out[column] = [v if isinstance(v, (Mapping, list)) else clean_text(v) for v in source]
         else:
             out[column] = pd.Series([clean_text(v) for v in source], index=frame.index, dtype=object)
-    for column in ("verdict", "environment"):
+    for column in ("verdict", "environment", "habitat"):
         if column in out.columns:
             out[column] = [v.lower() if isinstance(v, str) else v for v in out[column]]
     return out
@@ -400,10 +405,21 @@ def _experiment_fields(row: pd.Series, window: TimeWindow) -> dict[str, Any]:
     return {"raw_measurements": canonical_json(readings), **{t: targets.get(t, math.nan) for t in TARGETS}}
 
 
+def habitat_problem(value: Any, known: tuple[str, ...]) -> RowProblem | None:
+    """A habitat that is not an id of config/habitats.yaml (None and known ids are fine)."""
+    if value is None or value in known:
+        return None
+    return RowProblem("habitat", value, f"habitat {value!r} is not a habitat id of config/habitats.yaml "
+                                        f"(known: {', '.join(known) or 'none'})")
+
+
 def validate_row(row: pd.Series, kind: RecordKind, catalog: RecipeCatalog | None, window: TimeWindow,
-                 scrubber: PiiScrubber) -> dict[str, Any]:
+                 scrubber: PiiScrubber, habitats: tuple[str, ...] = ()) -> dict[str, Any]:
     """One coerced row as a normalised record, or a RowProblem with its column and reason."""
     record: dict[str, Any] = {c: row[c] for c in kind.columns}
+    problem = habitat_problem(record.get("habitat"), habitats)
+    if problem is not None:
+        raise problem
     try:
         record["recipe_id"], record["process_id"], record["recipe_spec"] = _recipe(row, catalog)
     except (RecipeError, ValueError) as exc:
@@ -433,6 +449,7 @@ def validate_records(frame: pd.DataFrame, kind: RecordKind | str, catalog: Recip
     kind = KINDS[kind] if isinstance(kind, str) else kind
     check_columns(frame, kind, source_file)
     scrubber = scrubber or default_scrubber()
+    habitats = known_habitats()
     window = TimeWindow.around(now, observations_settings().future_tolerance_minutes)
     frame = frame.reset_index(drop=True)
     lines = {index: int(index) + first_line for index in frame.index}
@@ -444,7 +461,7 @@ def validate_records(frame: pd.DataFrame, kind: RecordKind | str, catalog: Recip
         if index in problems:
             continue
         try:
-            record = validate_row(row, kind, catalog, window, scrubber)
+            record = validate_row(row, kind, catalog, window, scrubber, habitats)
         except RowProblem as problem:
             problems.add(index, lines[index], problem.column, problem.value, problem.reason)
             continue

@@ -63,7 +63,10 @@ DDL = (
   {TARGET_DDL},
   verdict VARCHAR NOT NULL,
   next_actions VARCHAR,
+  habitat VARCHAR,
   {PROVENANCE_DDL})""",
+    # Warehouses made before experiment records had a habitat (the column arrives at the table's end).
+    f"ALTER TABLE {SCHEMA}.experiment_runs ADD COLUMN IF NOT EXISTS habitat VARCHAR",
     f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.crew_feedback (
   feedback_id VARCHAR PRIMARY KEY,
   recipe_id VARCHAR NOT NULL,
@@ -83,14 +86,17 @@ MEASUREMENT_COLUMNS = ("observation_id", "kind", "recipe_id", "recipe_spec", "pr
 PROVENANCE_COLUMNS = ("content_sha256", "partition_key", "source_file", "source_sha256", "source_row", "ingested_at")
 RECORD_COLUMNS = {
     "experiment": ("experiment_id", "recipe_id", "process_id", "recipe_spec", "environment", "operator_id",
-                   "started_at", "finished_at", "raw_measurements", *TARGETS, "verdict", "next_actions",
+                   "started_at", "finished_at", "raw_measurements", *TARGETS, "verdict", "next_actions", "habitat",
                    *PROVENANCE_COLUMNS),
     "feedback": ("feedback_id", "recipe_id", "process_id", "recipe_spec", "habitat", "operator_id", "submitted_at",
                  *TARGETS, "rating", "notes", *PROVENANCE_COLUMNS),
 }
 TABLES = {"experiment": f"{SCHEMA}.experiment_runs", "feedback": f"{SCHEMA}.crew_feedback"}
 # Columns that are system-made hashes / keys / canonical JSON; every other VARCHAR column is text a person wrote.
-FREE_TEXT_COLUMNS = {"experiment_runs": ("next_actions", "raw_measurements"), "crew_feedback": ("habitat", "notes")}
+FREE_TEXT_COLUMNS = {"experiment_runs": ("next_actions", "raw_measurements"), "crew_feedback": ("notes",)}
+# Columns that hold habitat ids validated against config/habitats.yaml: not personal data, so they are
+# checked to hold nothing but known ids instead of being searched for names.
+HABITAT_COLUMNS = {"experiment_runs": ("habitat",), "crew_feedback": ("habitat",)}
 
 
 def ensure_tables(con: Any) -> None:
@@ -248,8 +254,10 @@ def find_warehouse_pii(con: Any, scrubber: Any = None) -> list[PiiColumnFinding]
 
     Free-text columns are searched for all three kinds; identifiers, hashes, file names and canonical
     recipe JSON for e-mails and names only (structured ids such as EXP-2024-0001-0002 look like phone
-    numbers to any phone detector). The matched text itself is never returned.
+    numbers to any phone detector); habitat columns must hold known habitat ids only (kind
+    `not a habitat id`). The matched text itself is never returned.
     """
+    from rexai_assets.habitat_config import known_habitats
     from rexai_assets.observations.pii import ALL_KINDS, find_pii
 
     findings: list[PiiColumnFinding] = []
@@ -258,6 +266,11 @@ def find_warehouse_pii(con: Any, scrubber: Any = None) -> list[PiiColumnFinding]
             kinds = ALL_KINDS if column in FREE_TEXT_COLUMNS.get(table, ()) else ("email", "name")
             values = [v for (v,) in con.execute(
                 f"SELECT DISTINCT {column} FROM {SCHEMA}.{table} WHERE {column} IS NOT NULL").fetchall()]
+            if column in HABITAT_COLUMNS.get(table, ()):
+                unknown = [v for v in values if v not in known_habitats()]
+                if unknown:
+                    findings.append(PiiColumnFinding(table, column, "not a habitat id", len(unknown)))
+                continue
             hits = find_pii(values, kinds, scrubber)
             for kind in sorted({h.kind for h in hits}):
                 findings.append(PiiColumnFinding(table, column, kind, len({h.index for h in hits if h.kind == kind})))

@@ -1,0 +1,8 @@
+"""The `habitats` layer's definitions: the per-habitat adapters (group `models`), their job and sensor."""
+
+import dagster as dg
+
+from rexai_assets.habitats.assets import habitat_adapter_job, habitat_adapters
+from rexai_assets.habitats.sensors import habitat_adapter_sensor
+
+defs = dg.Definitions(assets=[habitat_adapters], jobs=[habitat_adapter_job], sensors=[habitat_adapter_sensor])
