@@ -154,3 +154,17 @@ def test_no_function_is_over_sixty_lines():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
                 long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)")
     assert long == []
+
+
+def test_every_internal_import_names_an_existing_module():
+    """A module moved between layers leaves no import of its old path behind (imports inside functions too)."""
+    import importlib.util
+
+    missing = []
+    for path in list(PACKAGE.rglob("*.py")) + list((PACKAGE.parent / "rexai_assets_tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else
+                     [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            missing += [f"{path.name}: {name}" for name in names
+                        if name.startswith("rexai_assets") and importlib.util.find_spec(name) is None]
+    assert missing == []

@@ -112,7 +112,7 @@ def test_sample_inbox_follows_the_record_contracts(data_root: Path):
     feedback = pd.read_parquet(next(p for p in files if p.name.startswith("feedback_")))
     assert len(experiments) == 6 and experiments["experiment_id"].is_unique and len(feedback) == 2
     assert {"experiment_id", "recipe_id", "process_id", "recipe_spec", "environment", "operator_id", "started_at",
-            "finished_at", "raw_measurements", "verdict", "next_actions"} == set(experiments.columns)
+            "finished_at", "raw_measurements", "verdict", "next_actions", "habitat"} == set(experiments.columns)
     for file in files[:2]:
         day = file.name.split("_")[1]
         assert (experiments.loc[experiments["experiment_id"].isin(pd.read_parquet(file)["experiment_id"]),

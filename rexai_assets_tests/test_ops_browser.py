@@ -72,7 +72,7 @@ def materialise_proposal_and_history() -> None:
 
     from rexai_assets.evaluation import review
     from rexai_assets.resources import build_resources
-    from rexai_assets.serving.trust_assets import learning_history
+    from rexai_assets.evaluation.trust_assets import learning_history
     from rexai_assets_tests.test_evaluation_review_page import stored_review
 
     measured = measured_golden()

@@ -514,7 +514,9 @@ def validate_feedback(frame: pd.DataFrame, catalog: RecipeCatalog | None, source
 
 def inbox_frame(records: pd.DataFrame, kind: RecordKind) -> pd.DataFrame:
     """Valid records in the inbox file format of DESIGN.md (what the CLI writes)."""
-    frame = records.loc[:, list(kind.columns)].copy()
+    # An optional column the records lack is written empty (older producers have no `habitat`).
+    missing = {c: None for c in kind.optional if c not in records.columns}
+    frame = records.assign(**missing).loc[:, list(kind.columns)].copy()
     return frame.reset_index(drop=True)
 
 

@@ -420,7 +420,7 @@ def screenshot_pages(data_root: Path, shots: Sequence[tuple[Page, Path]], dagste
                      budget_ms: int = VIRTUAL_TIME_BUDGET_MS, palette: bool = False) -> list[Path]:
     """Serve the UI of `data_root` and `dagster_home` (default: DAGSTER_HOME); capture each (page, PNG)."""
     from rexai_assets.ops.devserver import dagster_dev
-    from rexai_assets.pipeline import ensure_dagster_home
+    from rexai_assets.ops.pipeline import ensure_dagster_home
 
     home = Path(dagster_home) if dagster_home else ensure_dagster_home()
     chromium = require_chromium()  # before the server starts: no point serving pages nobody can capture
