@@ -19,8 +19,12 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/rexai run
 
+# The suite on every core (2 here): tests are isolated (own data root, Dagster home, config, ports), and
+# an idle worker takes queued tests from a busy one. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
+
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 dev: install
 	$(BIN)/python -c "from rexai_assets.ops.pipeline import ensure_dagster_home; ensure_dagster_home()"

@@ -60,3 +60,9 @@ def config_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable
         return path
 
     return override
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The end-to-end tests first: `make test` spreads the suite over both cores (pytest-xdist), and a
+    ten-minute test handed out last would run alone while the other core idles."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("slow") or item.get_closest_marker("integration") else 1)

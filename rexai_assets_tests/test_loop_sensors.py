@@ -59,22 +59,12 @@ def test_champion_age_schedule_trains_when_there_is_no_champion():
     assert request.tags["rexai/trigger"] == "no_champion" and request.tags["rexai/retrain"] == "true"
 
 
-def test_loop_runs_execute_locally_and_retrains_in_parallel_except_in_prod(monkeypatch):
-    import dagster as dg
+def test_loop_runs_execute_in_one_process_except_in_prod(monkeypatch):
+    from rexai_assets.loop.jobs import launched_run_config
 
-    from rexai_assets.definitions import defs
-    from rexai_assets.loop.jobs import RETRAIN_JOB, launched_run_config
-
-    assert launched_run_config() == launched_run_config("experiments_job") == {"execution": {"config": {"in_process": {}}}}
-    retrain = launched_run_config(RETRAIN_JOB)["execution"]["config"]["multiprocess"]
-    assert retrain["max_concurrent"] >= 2 and "rexai_assets.definitions" in retrain["start_method"]["forkserver"]["preload_modules"]
-    # Steps that open the DuckDB warehouse never run side by side (one writer at a time).
-    assert retrain["tag_concurrency_limits"] == [{"key": "rexai/warehouse", "limit": 1}]
-    # The config is valid for the job's executor.
-    job = defs.resolve_job_def(RETRAIN_JOB)
-    assert dg.validate_run_config(job, launched_run_config(RETRAIN_JOB))
+    assert launched_run_config() == {"execution": {"config": {"in_process": {}}}}
     monkeypatch.setenv("REXAI_ENV", "prod")
-    assert launched_run_config() == launched_run_config(RETRAIN_JOB) == {}
+    assert launched_run_config() == {}
 
 
 def test_loop_sensors_tick_on_every_daemon_loop_and_runs_leave_the_queue_quickly(tmp_path):

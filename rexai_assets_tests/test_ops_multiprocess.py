@@ -12,15 +12,16 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from rexai_assets.loop.jobs import PRELOAD_MODULES
 from rexai_assets.ops.checks_run import small_config_dir
 from rexai_assets.ops.devserver import write_instance_yaml
 from rexai_assets_tests import _mp_target
 
 pytestmark = pytest.mark.integration
 
-# forkserver with the modules a retrain preloads (loop/jobs.py): every step still gets a fresh process of
-# its own, but forked from a warm server instead of importing the libraries again (seconds per step).
+# forkserver with preloaded modules: every step still gets a fresh process of its own, but forked from a
+# warm server instead of importing the libraries again (seconds per step).
+PRELOAD_MODULES = ["dagster._core.executor.multiprocess", "rexai_assets.definitions", "pandas", "pyarrow", "pandera.pandas",
+                   "sklearn.ensemble", "torch", "great_expectations", "mlflow", "duckdb", "matplotlib.pyplot"]
 MULTIPROCESS = {"execution": {"config": {"multiprocess": {
                     "max_concurrent": 2, "start_method": {"forkserver": {"preload_modules": PRELOAD_MODULES}}}}},
                 "loggers": {"console": {"config": {"log_level": "WARNING"}}}}

@@ -5,7 +5,6 @@ import os
 import dagster as dg
 
 from rexai_assets.observations.assets import experiment_partitions, feedback_partitions
-from rexai_assets.resources import WAREHOUSE_TAG
 
 EXPERIMENTS_JOB, FEEDBACK_JOB, RETRAIN_JOB = "experiments_job", "feedback_job", "retrain_job"
 CHAMPION_BUNDLE_JOB = "champion_bundle_job"
@@ -44,23 +43,13 @@ champion_bundle_job = dg.define_asset_job(
     description="Seal the bundle of the current champion (requested by champion_bundle_sensor when the alias moved).")
 
 
-# Imported once by the forkserver of a retrain, so each step's process forks with them loaded instead of
-# importing them again (4-5 s per step on this machine, more than most steps take).
-PRELOAD_MODULES = ["dagster._core.executor.multiprocess", "rexai_assets.definitions", "pandas", "sklearn.ensemble",
-                   "torch", "great_expectations", "mlflow", "duckdb", "matplotlib.pyplot"]
-
-
-def launched_run_config(job_name: str | None = None) -> dict:
+def launched_run_config() -> dict:
     """Run config of the runs the loop launches; in prod the deployment's executor (one pod per step) decides.
 
-    On one machine a retrain (~17 steps: gold checks, four members, evaluation) runs its independent steps
-    two at a time, in processes forked from a server that preloaded the libraries; the steps that open the
-    DuckDB warehouse run one at a time (one writer). The other runs have one or two steps: one process."""
+    On one machine every run executes in one process. A retrain with its steps two at a time, in processes
+    forked from a server that preloaded the libraries, was measured slower than one process (199 s against
+    166 s from lab results to champion, `loop.bench`, on the same shared machine): step processes compete
+    for the two cores with each other and with everything else, and each pays its start."""
     if os.environ.get("REXAI_ENV", "local").lower() == "prod":
         return {}
-    if job_name != RETRAIN_JOB:
-        return {"execution": {"config": {"in_process": {}}}}
-    return {"execution": {"config": {"multiprocess": {
-        "max_concurrent": max(2, min(os.cpu_count() or 2, 4)),
-        "start_method": {"forkserver": {"preload_modules": PRELOAD_MODULES}},
-        "tag_concurrency_limits": [{"key": WAREHOUSE_TAG, "limit": 1}]}}}}
+    return {"execution": {"config": {"in_process": {}}}}

@@ -104,7 +104,7 @@ def retrain_request(instance: dg.DagsterInstance, warehouse: Warehouse, champion
     if not decision.retrain:
         return dg.SkipReason(decision.reason)
     return dg.RunRequest(run_key=f"retrain:{decision.trigger}:{now.isoformat()}", job_name=RETRAIN_JOB,
-                         run_config=launched_run_config(RETRAIN_JOB),
+                         run_config=launched_run_config(),
                          tags={**decision.tags, RETRAIN_TAG: "true", "rexai/reason": decision.reason})
 
 
