@@ -139,7 +139,7 @@ def random_recipes(tables: Any, n: int, seed: int, exclude: set[str]) -> list[An
 def planned_recipes(strategy: str, tables: Any, n: int) -> list[Any]:
     """The platform's plan (stored, like `rexai plan-experiments`), or the uncertainty-only baseline."""
     from rexai_assets.paths import layout
-    from rexai_assets.planning.config import MixSettings, planning_settings
+    from rexai_assets.planning.config import ExploreSettings, MixSettings, planning_settings
     from rexai_assets.planning.service import load_version, make_plan
     from rexai_assets.recipes import parse_recipe
     from rexai_assets.warehouse import WarehouseClient, warehouse_path
@@ -147,7 +147,7 @@ def planned_recipes(strategy: str, tables: Any, n: int) -> list[Any]:
     cfg = planning_settings()
     if strategy == "uncertainty":
         cfg = cfg.model_copy(update={"mix": MixSettings(explore=1.0, verify=0.0, disagreement=0.0),
-                                     "novelty_weight": 0.0, "min_distance": 0.0})
+                                     "explore": ExploreSettings(coverage=False), "min_distance": 0.0})
     plan = make_plan(WarehouseClient(warehouse_path()), tables, load_version(layout().tracking_uri), n=n, cfg=cfg)
     return [parse_recipe(e.recipe) for e in plan.experiments]
 
