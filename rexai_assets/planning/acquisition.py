@@ -88,10 +88,9 @@ def explore_uncertainty(pred: Prediction, scales: Mapping[str, float], spread: n
 
 
 def pairwise_distances(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """[len(A), len(B)] Euclidean distances (scikit-learn's, exact enough and memory-light)."""
-    from sklearn.metrics import pairwise_distances as sk_pairwise
-
-    return sk_pairwise(A, B)
+    """[len(A), len(B)] Euclidean distances (one matrix product)."""
+    sq = np.einsum("ij,ij->i", A, A)[:, None] + np.einsum("ij,ij->i", B, B)[None, :] - 2.0 * A @ B.T
+    return np.sqrt(np.maximum(sq, 0.0))
 
 
 def coverage_pick(weight: np.ndarray, Z: np.ndarray, k: int, candidates: np.ndarray, covered: np.ndarray,
@@ -115,11 +114,16 @@ def coverage_pick(weight: np.ndarray, Z: np.ndarray, k: int, candidates: np.ndar
     chosen: list[tuple[int, float]] = []
     floor = max(min_distance, 1e-12)  # a recipe at distance 0 is covered already
     alive = near >= floor
+    gain = np.maximum(near[None, :] - D, 0.0) @ w
     while len(chosen) < k and alive.any():
-        gain = np.maximum(near[None, :] - D, 0.0) @ w
         best = int(np.argmax(np.where(alive, gain, -np.inf)))
         chosen.append((int(candidates[best]), float(gain[best] / len(candidates))))
-        near = np.minimum(near, D[best])
+        # Only demand points the pick moved closer change anyone's gain: update those columns (exact).
+        moved = np.flatnonzero(D[best] < near)
+        before, after = near[moved], D[best, moved]
+        sub = D[:, moved]
+        gain -= (np.maximum(before[None, :] - sub, 0.0) - np.maximum(after[None, :] - sub, 0.0)) @ w[moved]
+        near[moved] = after
         alive &= near >= floor
     return chosen
 
