@@ -79,3 +79,19 @@ def test_correction_state_round_trip_predicts_the_same():
     assert model.models
     again = MeasuredCorrection.from_state(model.state())
     assert np.array_equal(again.delta(X, prior[:, 0], "energy_kwh"), model.delta(X, prior[:, 0], "energy_kwh"))
+
+
+def test_fold_models_are_kept_as_a_committee_whose_spread_grows_away_from_the_measurements():
+    rng = np.random.default_rng(3)
+    X, prior = rng.uniform(0, 1, (200, 2)), rng.uniform(0, 1, (200, 2))
+    Y = prior + np.sin(6 * X[:, :1]) * 0.3 + rng.normal(0, 0.02, (200, 2))
+    model = cross_fit_correction(X, Y, np.ones(200), prior, np.ones(200, bool), np.arange(200).astype(str), TARGETS,
+                                 CorrectionConfig(min_rows=50, folds=5), seed=2).correction
+    assert set(model.committee) == set(TARGETS) and all(len(m) == 5 for m in model.committee.values())
+    spread = model.spread(X, prior[:, 0], TARGETS[0])
+    assert spread.shape == (200,) and (spread >= 0).all() and spread.mean() > 0
+    again = MeasuredCorrection.from_state(model.state())
+    assert np.array_equal(again.spread(X, prior[:, 0], TARGETS[0]), spread)
+    # An artefact saved before committees existed loads with none: zero spread, same correction.
+    old = MeasuredCorrection.from_state({k: v for k, v in model.state().items() if k != "committee"})
+    assert not old.spread(X, prior[:, 0], TARGETS[0]).any()

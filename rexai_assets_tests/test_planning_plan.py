@@ -92,6 +92,37 @@ def test_disagreement_with_a_rival_picks_where_the_two_models_differ(setting):
     assert gap(model.predict(X), rival.predict(X)).min() > np.quantile(gap(pa, pb), 0.9)
 
 
+def test_explore_covers_the_pool_where_the_measured_correction_is_unsure(setting):
+    import copy
+
+    from rexai_assets.gold.feasible import sample_candidates
+    from rexai_assets.gold.features import feature_context
+    from rexai_assets.models.correction import CorrectionConfig, cross_fit_correction
+    from rexai_assets.planning import acquisition as acq
+    from rexai_assets.planning.plan import score_pool
+
+    tables, model, _, presets = setting
+    cfg = planning_settings()
+    # 120 "measured" recipes outside the planning pool whose reality departs from the prior in one feature.
+    X = sample_candidates(feature_context(tables), tables.inventory, 120, 5, POOL[1]).X
+    prior = np.column_stack([model.predict(X)[t]["value"] for t in model.target_names])
+    Y = prior + 0.2 * np.tanh(X[:, :1])
+    fit = cross_fit_correction(X, Y, np.ones(len(X)), prior, np.ones(len(X), bool), np.arange(len(X)).astype(str),
+                               tuple(model.target_names), CorrectionConfig(min_rows=30), seed=1)
+    corrected = copy.copy(model)
+    corrected.correction = fit.correction
+    pool = score_pool(tables, corrected, cfg, *POOL)
+    assert pool.spread is not None and pool.spread.shape == (POOL[0], len(model.target_names)) and pool.spread.max() > 0
+    measured = [(f"LAB-{i}", "{}") for i in range(3)]  # ids only: no features to cover from
+    plan = plan_experiments(tables, corrected, "8", measured, set(), cfg, 10, presets, mix={"explore": 1.0},
+                            pool_size=POOL)
+    assert [e.purpose for e in plan.experiments] == ["explore"] * 10
+    gains = [e.acquisition for e in plan.experiments]
+    assert all(g > 0 for g in gains) and gains == sorted(gains, reverse=True)   # greedy coverage: gains fall
+    Z = acq.standardise(features_of(plan, tables), pool.stats)
+    assert np.linalg.norm(Z[:, None] - Z[None, :], axis=2)[np.triu_indices(10, 1)].min() >= cfg.min_distance
+
+
 def test_bad_requests(setting):
     tables, model, _, presets = setting
     with pytest.raises(PlanningError, match="at least 1"):

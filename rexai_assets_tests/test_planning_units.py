@@ -21,14 +21,33 @@ def test_nearest_distance_matches_brute_force_across_blocks():
     assert np.isinf(acq.nearest_distance(Z[:3], ref[:0])).all()
 
 
-def test_explore_is_relative_to_each_target_scale_and_boosted_by_novelty():
+def test_explore_uncertainty_is_the_committee_spread_where_there_is_one_else_the_interval():
     pred = {"a": {"value": np.array([0.5, 0.5]), "lo": np.array([0.4, 0.45]), "hi": np.array([0.6, 0.55])},
             "b": {"value": np.array([10.0, 10.0]), "lo": np.array([9.0, 0.0]), "hi": np.array([11.0, 20.0])}}
     scales = {"a": 0.1, "b": 10.0}
-    plain = acq.explore_scores(pred, scales, np.zeros(2), novelty_weight=1.0)
     # row 0: (0.2/0.1 + 2/10)/2 = 1.1; row 1: (0.1/0.1 + 20/10)/2 = 1.5
-    assert plain == pytest.approx([1.1, 1.5])
-    assert acq.explore_scores(pred, scales, np.array([2.0, 0.0]), 1.0) == pytest.approx([3.3, 1.5])
+    assert acq.explore_uncertainty(pred, scales, None, None) == pytest.approx([1.1, 1.5])
+    # A committee for "b" only (served values' sd 1 on its scale): b's term becomes its spread.
+    spread, served = np.array([[0.0, 0.4], [0.0, 0.1]]), np.array([[0.0, 1.0], [0.0, 3.0]])
+    assert acq.explore_uncertainty(pred, scales, spread, served) == pytest.approx([(2.0 + 0.4) / 2, (1.0 + 0.1) / 2])
+
+
+def test_coverage_pick_covers_where_uncertain_recipes_are_not_the_outlier():
+    rng = np.random.default_rng(0)
+    # Two clusters of equally uncertain recipes (one measured already, one not) and a far outlier.
+    near_measured, open_cluster = rng.normal(0, 0.1, (40, 2)), rng.normal(5, 0.1, (40, 2))
+    Z = np.vstack([near_measured, open_cluster, [[30.0, -30.0]]])
+    chosen = acq.coverage_pick(np.ones(len(Z)), Z, 2, np.arange(len(Z)), np.zeros((1, 2)), 0.5)
+    positions = [i for i, _ in chosen]
+    assert 40 <= positions[0] < 80                      # the open cluster first, not the outlier
+    assert all(g > 0 for _, g in chosen) and chosen[0][1] >= chosen[1][1]
+    # Weights steer it: where nothing is uncertain, covering is worth nothing.
+    w = np.r_[np.ones(40), np.zeros(40), 1.0]
+    assert acq.coverage_pick(w, Z, 1, np.arange(len(Z)), np.zeros((1, 2)), 0.5)[0][0] == 80
+    # No pick within min_distance of a covered recipe or of another pick.
+    picks = [i for i, _ in acq.coverage_pick(np.ones(len(Z)), Z, 5, np.arange(len(Z)), np.zeros((1, 2)), 0.5)]
+    assert min(np.linalg.norm(Z[i] - Z[j]) for i in picks for j in picks if i != j) >= 0.5
+    assert acq.nearest_distance(Z[picks], np.zeros((1, 2))).min() >= 0.5
 
 
 def test_disagreement_needs_two_predictions_and_uses_scales():

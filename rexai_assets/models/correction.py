@@ -10,7 +10,8 @@ stay together); each fold is predicted by a model fitted on the others. Those ou
 (a) choose, per target, between the corrected model and the prior alone on trusted rows, so a
 correction that does not help is not served, and (b) calibrate the served intervals (cross-conformal,
 see models/conformal.py), so every measured row calibrates and none is set aside.
-Served value = prior + correction (on the scale).
+Served value = prior + correction (on the scale). The fold models are kept as a committee: their spread
+on a recipe is how unsure the correction is there (planning explores where it is largest).
 """
 
 from __future__ import annotations
@@ -41,6 +42,23 @@ class MeasuredCorrection:
     rows: dict[str, int] = field(default_factory=dict)
     # Per target, the offset of the log scale the correction learned on (None: the target itself).
     offsets: dict[str, float | None] = field(default_factory=dict)
+    # Per target, the cross-fitting's fold models (whenever a cross-fit ran, served or not).
+    committee: dict[str, list] = field(default_factory=dict)
+
+    def on_scale(self, prior: np.ndarray, target: str) -> np.ndarray:
+        """The prior in units mapped onto the scale the correction learned on."""
+        offset = self.offsets.get(target)
+        return prior if offset is None else np.log(np.maximum(prior, 0.0) + offset)
+
+    def spread(self, X: np.ndarray, prior: np.ndarray, target: str) -> np.ndarray:
+        """Std over the fold models of the correction on the target's scale, for rows X whose prior value (in
+        units) is `prior`; zeros without a committee. Each fold model missed a fifth of the rows, so they
+        disagree where the correction rests on few measurements."""
+        models = self.committee.get(target, [])
+        if len(models) < 2 or len(X) == 0:
+            return np.zeros(len(X))
+        shifted = self.on_scale(prior, target)
+        return np.std([_predict(m, X, shifted) for m in models], axis=0)
 
     def delta(self, X: np.ndarray, prior: np.ndarray, target: str) -> np.ndarray:
         """The correction on the target's scale for rows X whose prior (on the scale) is `prior`."""
@@ -51,20 +69,19 @@ class MeasuredCorrection:
 
     def apply(self, X: np.ndarray, prior: np.ndarray, target: str) -> np.ndarray:
         """The corrected value in the target's units for rows X whose prior value is `prior`."""
-        offset = self.offsets.get(target)
-        if offset is None:
+        if self.offsets.get(target) is None:
             return prior + self.delta(X, prior, target)
-        shifted = np.log(np.maximum(prior, 0.0) + offset)
-        return np.exp(shifted + self.delta(X, shifted, target)) - offset
+        shifted = self.on_scale(prior, target)
+        return np.exp(shifted + self.delta(X, shifted, target)) - self.offsets[target]
 
     def state(self) -> dict:
         return {"target_names": list(self.target_names), "models": self.models, "rows": self.rows,
-                "offsets": self.offsets}
+                "offsets": self.offsets, "committee": self.committee}
 
     @classmethod
     def from_state(cls, state: dict) -> "MeasuredCorrection":
         return cls(tuple(state["target_names"]), dict(state["models"]), dict(state.get("rows", {})),
-                   dict(state.get("offsets", {})))
+                   dict(state.get("offsets", {})), dict(state.get("committee", {})))
 
 
 @dataclass
@@ -110,27 +127,29 @@ def _mae(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def cross_fit_target(X: np.ndarray, y: np.ndarray, prior: np.ndarray, W: np.ndarray, trusted: np.ndarray,
-                     folds: np.ndarray, cfg: CorrectionConfig, seed: int) -> tuple[object | None, np.ndarray, dict]:
-    """One target on its scale: (served model or None, out-of-fold served values, report)."""
+                     folds: np.ndarray, cfg: CorrectionConfig,
+                     seed: int) -> tuple[object | None, np.ndarray, dict, list]:
+    """One target on its scale: (served model or None, out-of-fold served values, report, fold models)."""
     labelled = ~np.isnan(y)
     oof = np.where(labelled, prior, np.nan)
     report = {"rows": int(labelled.sum()), "trusted_rows": int((labelled & trusted).sum()), "used": False}
     if labelled.sum() < cfg.min_rows or len(np.unique(folds[labelled])) < 2:
-        return None, oof, report
-    corrected = oof.copy()
+        return None, oof, report, []
+    corrected, committee = oof.copy(), []
     for k in np.unique(folds[labelled]):
         fit_rows, held = labelled & (folds != k), labelled & (folds == k)
         model = _fit(X[fit_rows], y[fit_rows] - prior[fit_rows], prior[fit_rows], W[fit_rows], cfg, seed + int(k))
         corrected[held] = prior[held] + _predict(model, X[held], prior[held])
+        committee.append(model)
     # Judge on trusted rows; only without any (crew feedback alone) on what there is.
     judge = labelled & trusted if (labelled & trusted).any() else labelled
     report["oof_mae_prior"] = _mae(y[judge], prior[judge])
     report["oof_mae_corrected"] = _mae(y[judge], corrected[judge])
     if not report["oof_mae_corrected"] < report["oof_mae_prior"]:
-        return None, oof, report
+        return None, oof, report, committee
     report["used"] = True
     model = _fit(X[labelled], y[labelled] - prior[labelled], prior[labelled], W[labelled], cfg, seed + 97)
-    return model, corrected, report
+    return model, corrected, report, committee
 
 
 def cross_fit_correction(X: np.ndarray, Y: np.ndarray, W: np.ndarray, prior: np.ndarray, trusted: np.ndarray,
@@ -138,12 +157,14 @@ def cross_fit_correction(X: np.ndarray, Y: np.ndarray, W: np.ndarray, prior: np.
                          seed: int) -> CrossFit:
     """Per target, on the targets' scales (Y and prior already transformed): see the module docstring."""
     folds = fold_of(groups, cfg.folds, seed) if len(X) else np.zeros(0, dtype=int)
-    models, rows, report = {}, {}, {}
+    models, rows, report, committee = {}, {}, {}, {}
     oof = np.full(Y.shape, np.nan)
     for j, target in enumerate(target_names):
-        model, oof[:, j], report[target] = cross_fit_target(X, Y[:, j], prior[:, j], W, trusted, folds, cfg,
-                                                            seed + 211 * j)
+        model, oof[:, j], report[target], folds_fitted = cross_fit_target(X, Y[:, j], prior[:, j], W, trusted, folds,
+                                                                          cfg, seed + 211 * j)
         rows[target] = report[target]["rows"]
         if model is not None:
             models[target] = model
-    return CrossFit(MeasuredCorrection(tuple(target_names), models, rows), oof, report)
+        if folds_fitted:
+            committee[target] = folds_fitted
+    return CrossFit(MeasuredCorrection(tuple(target_names), models, rows, committee=committee), oof, report)

@@ -134,6 +134,15 @@ class TrainedEnsemble:
             values[:, j] = np.clip(self.correction.apply(X, prior[:, j], target), *_bounds(target))
         return values
 
+    def correction_spread(self, X: np.ndarray, prior: np.ndarray) -> np.ndarray:
+        """[n, n_targets] spread of the measured correction's fold models on each target's correction scale
+        (zeros for a target without one) for rows X whose prior values are `prior` (planning's uncertainty)."""
+        out = np.zeros((len(X), len(self.target_names)))
+        if self.correction is not None:
+            for j, target in enumerate(self.target_names):
+                out[:, j] = self.correction.spread(X, prior[:, j], target)
+        return out
+
     def predict(self, X: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
         """{target: {"value", "lo", "hi"}} with 95 % (config `coverage_target`) conformal intervals."""
         return self.predict_with_members(X)[0]
@@ -496,7 +505,9 @@ def assemble_ensemble(gold: Any, forest: ForestMember, boosting: BoostingMember 
     targets = tuple(gold.target_names)
     choice = choose_members(gold, forest, boosting, tab_transformer, cfg)
     measured = fit_correction(gold, choice, forest, cfg)
-    correction = measured.cross_fit.correction if measured.cross_fit.correction.models else None
+    # Kept for its committee too (planning's uncertainty) even where no target's correction is served.
+    fitted = measured.cross_fit.correction
+    correction = fitted if fitted.models or fitted.committee else None
     ensemble = TrainedEnsemble(
         feature_names=tuple(gold.feature_names), target_names=targets, feature_order_hash=gold.feature_order_hash,
         # Members without weight for any target are not served, so they are not saved either.

@@ -1,17 +1,19 @@
-"""Acquisition scores over a candidate pool and the diverse, batch-aware pick (numpy only).
+"""Acquisition scores over a candidate pool and the batch-aware picks (numpy, scikit-learn's distances).
 
-Every score is unit-free: uncertainty and disagreement are divided by each target's scale (the spread of
-the served values over the pool), so rigidity (0-1) and crew time (minutes) weigh alike.
+Every score is unit-free: uncertainty and disagreement are divided by each target's scale, so rigidity
+(0-1) and crew time (minutes) weigh alike.
 
-- explore: mean over targets of interval width / scale, times (1 + novelty_weight x novelty), novelty the
-  distance to the nearest measured recipe in standardised feature space over its median in the pool;
+- explore: per recipe, the uncertainty of the measured correction (its cross-fitted fold models' spread
+  over the spread of the served values, per target; the relative interval width before there is a
+  correction), then `coverage_pick`: weighted facility location over the pool, so the picks cover where
+  uncertain recipes are, far from every measured or planned recipe;
 - verify: a preset's `p_meets` (models.predictive), the recipe most likely to meet it is worth measuring;
 - disagreement: mean over targets of the spread of several predictions (ensemble members, or challenger
   and champion) / scale.
 
-`diverse_pick` takes a purpose's quota greedily: the best remaining score whose distance to every recipe
-already picked (any purpose) is at least `min_distance`, the score discounted while the recipe is within
-twice that distance of a pick (max-min flavour: among good candidates, the far ones go first).
+`diverse_pick` takes verify's and disagreement's quotas greedily: the best remaining score whose distance
+to every recipe already picked (any purpose) is at least `min_distance`, the score discounted while the
+recipe is within twice that distance of a pick (max-min flavour: among good candidates, the far ones go first).
 """
 
 from __future__ import annotations
@@ -58,21 +60,72 @@ def target_scales(pred: Prediction, targets: Sequence[str]) -> dict[str, float]:
     return out
 
 
-def relative_novelty(distance: np.ndarray) -> np.ndarray:
-    """Distance to the nearest measured recipe over its median in the pool; 0 everywhere with nothing measured."""
-    finite = distance[np.isfinite(distance)]
-    if len(finite) == 0:
-        return np.zeros(len(distance))
-    median = float(np.median(finite))
-    return np.nan_to_num(distance / (median if median > 0 else 1.0), posinf=0.0)
+def interval_uncertainty(pred: Prediction, scales: Mapping[str, float]) -> np.ndarray:
+    """Mean over targets of the served interval width / the target's scale."""
+    return np.mean([(np.asarray(pred[t]["hi"], float) - np.asarray(pred[t]["lo"], float)) / s
+                    for t, s in scales.items()], axis=0)
 
 
-def explore_scores(pred: Prediction, scales: Mapping[str, float], novelty: np.ndarray,
-                   novelty_weight: float) -> np.ndarray:
-    """Mean relative interval width, boosted by novelty."""
-    width = np.mean([(np.asarray(pred[t]["hi"], float) - np.asarray(pred[t]["lo"], float)) / s
-                     for t, s in scales.items()], axis=0)
-    return width * (1.0 + novelty_weight * np.asarray(novelty, dtype=float))
+def explore_uncertainty(pred: Prediction, scales: Mapping[str, float], spread: np.ndarray | None,
+                        served_on_scale: np.ndarray | None) -> np.ndarray:
+    """Per recipe, how unsure the model is there, unit-free: per target the correction committee's spread
+    over the spread of the served values (both on the correction's scale) where the target has a committee,
+    else the relative interval width; the mean over targets.
+
+    Why not the interval alone: once measured rows calibrate it, a conformal interval is one width on each
+    target's scale (absolute for rigidity/tightness, relative for costs), so it says nothing about *where*
+    reality departs from the simulator; the fold models of the correction disagree exactly there."""
+    width = {t: (np.asarray(pred[t]["hi"], float) - np.asarray(pred[t]["lo"], float)) / s for t, s in scales.items()}
+    per_target = []
+    for j, t in enumerate(scales):
+        has_committee = spread is not None and served_on_scale is not None and np.any(spread[:, j] > 0)
+        if has_committee:
+            sd = float(np.std(served_on_scale[:, j]))
+            per_target.append(spread[:, j] / (sd if sd > 1e-12 else 1.0))
+        else:
+            per_target.append(width[t])
+    return np.mean(per_target, axis=0)
+
+
+def pairwise_distances(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """[len(A), len(B)] Euclidean distances (one matrix product)."""
+    sq = np.einsum("ij,ij->i", A, A)[:, None] + np.einsum("ij,ij->i", B, B)[None, :] - 2.0 * A @ B.T
+    return np.sqrt(np.maximum(sq, 0.0))
+
+
+def coverage_pick(weight: np.ndarray, Z: np.ndarray, k: int, candidates: np.ndarray, covered: np.ndarray,
+                  min_distance: float) -> list[tuple[int, float]]:
+    """Up to `k` (position, gain) among `candidates` (pool positions, also the demand points): greedy weighted
+    facility location, each pick the recipe that most lowers sum_j weight_j x (distance from j to the nearest
+    recipe measured, planned or picked), `covered` holding those recipes' standardised features.
+
+    Why: the error that matters is over recipes as they occur, so picks go where many uncertain recipes are
+    far from any measurement; an outlier covers only itself and is rarely worth a run (distance to the
+    nearest measured recipe alone sends the lab to the edges of feature space). Near copies gain nothing,
+    and no pick is within `min_distance` of a covered recipe or an earlier pick."""
+    candidates = np.asarray(candidates, dtype=int)
+    if k <= 0 or len(candidates) == 0:
+        return []
+    D = pairwise_distances(Z[candidates], Z[candidates])
+    near = nearest_distance(Z[candidates], covered)
+    # Nothing measured yet: every recipe starts as far as the farthest pair, so the first pick is a medoid.
+    near = np.where(np.isfinite(near), near, float(D.max()) if D.size else 0.0)
+    w = np.maximum(np.asarray(weight, dtype=float)[candidates], 0.0)
+    chosen: list[tuple[int, float]] = []
+    floor = max(min_distance, 1e-12)  # a recipe at distance 0 is covered already
+    alive = near >= floor
+    gain = np.maximum(near[None, :] - D, 0.0) @ w
+    while len(chosen) < k and alive.any():
+        best = int(np.argmax(np.where(alive, gain, -np.inf)))
+        chosen.append((int(candidates[best]), float(gain[best] / len(candidates))))
+        # Only demand points the pick moved closer change anyone's gain: update those columns (exact).
+        moved = np.flatnonzero(D[best] < near)
+        before, after = near[moved], D[best, moved]
+        sub = D[:, moved]
+        gain -= (np.maximum(before[None, :] - sub, 0.0) - np.maximum(after[None, :] - sub, 0.0)) @ w[moved]
+        near[moved] = after
+        alive &= near >= floor
+    return chosen
 
 
 def disagreement_scores(predictions: Sequence[np.ndarray], scales: Mapping[str, float]) -> np.ndarray:

@@ -6,16 +6,20 @@ bootstrapped (`rexai run`: simulator prior, champion v1) and fed the same random
 results, then each round picks `--per-round` recipes, labels them with `reality.measure`, writes DESIGN.md
 experiment records into the inbox, ingests them and retrains (gate and promotion as configured).
 
-Strategies, at equal budgets: `planned` (the experiment plan, planning.yaml), `uncertainty` (top served
-interval width relative to each target's scale; no novelty, no verification, no diversity) and `random`
-(inventory-feasible random recipes). `random` runs `--random-factor` times as many rounds, so "200
-planned vs 600 random" is one run. After every round it prints, for the newest trained model (the
-challenger, whatever the gate decided: the line says), the holdout MAE against
-the noise-free reality per target and each preset's top recommendation's regret in reality (true resource
-load of the chosen recipe minus the best true load among a random pool's recipes meeting the preset; 1 +
-shortfall when the chosen recipe does not meet it). The learning curve is drawn to
-`<data root>/benchmarks/planning/learning_curve.png` (shown in `experiment_plan`'s metadata) with the
-figures in `results.json` beside it. `--small` shrinks sizes only (gold pool, model profile, candidates).
+Strategies, at equal budgets: `planned` (the experiment plan, planning.yaml), `uncertainty` (the most
+uncertain recipes in the plan's own uncertainty; no coverage, no verification, no diversity) and `random`
+(inventory-feasible random recipes). Every strategy of a reality starts from the same bootstrap batch (same
+recipes, same noise) and is measured on the same holdout; each round's labels use the same noise stream.
+`random` runs `--random-factor` times as many rounds, so "200 planned vs 600 random" is one run. After
+every round it prints, for the newest trained model (the challenger, whatever the gate decided: the line
+says), the holdout MAE against the noise-free reality per target and each preset's top recommendation's
+regret in reality (true resource load of the chosen recipe minus the best true load among a random pool's
+recipes meeting the preset; 1 + shortfall when the chosen recipe does not meet it), and the round's wall
+time. `--seeds` runs several realities one after the other (one reality is one draw: the figures to
+report are their mean and spread, printed at the end). The learning curve (mean over realities, band of
+one sd) is drawn to `<data root>/benchmarks/planning/learning_curve.png` (shown in `experiment_plan`'s
+metadata) with the figures in `results.json` beside it. `--small` shrinks sizes only (gold pool, model
+profile, candidates).
 
 `--latency` instead times `rexai plan-experiments --n 50 --json` in a subprocess on the current data root.
 """
@@ -139,7 +143,7 @@ def random_recipes(tables: Any, n: int, seed: int, exclude: set[str]) -> list[An
 def planned_recipes(strategy: str, tables: Any, n: int) -> list[Any]:
     """The platform's plan (stored, like `rexai plan-experiments`), or the uncertainty-only baseline."""
     from rexai_assets.paths import layout
-    from rexai_assets.planning.config import MixSettings, planning_settings
+    from rexai_assets.planning.config import ExploreSettings, MixSettings, planning_settings
     from rexai_assets.planning.service import load_version, make_plan
     from rexai_assets.recipes import parse_recipe
     from rexai_assets.warehouse import WarehouseClient, warehouse_path
@@ -147,7 +151,7 @@ def planned_recipes(strategy: str, tables: Any, n: int) -> list[Any]:
     cfg = planning_settings()
     if strategy == "uncertainty":
         cfg = cfg.model_copy(update={"mix": MixSettings(explore=1.0, verify=0.0, disagreement=0.0),
-                                     "novelty_weight": 0.0, "min_distance": 0.0})
+                                     "explore": ExploreSettings(coverage=False), "min_distance": 0.0})
     plan = make_plan(WarehouseClient(warehouse_path()), tables, load_version(layout().tracking_uri), n=n, cfg=cfg)
     return [parse_recipe(e.recipe) for e in plan.experiments]
 
@@ -218,6 +222,7 @@ def run_strategy(strategy: str, lab_seed: int, rounds: int, per_round: int, boot
     first = random_recipes(tables, bootstrap, lab_seed + 11, set())  # the same batch for every strategy
     decision = feed_and_retrain(platform, lab, tables, first, "boot", total_days, lab_seed)
     for r in range(rounds + 1):
+        started = time.perf_counter()
         if r > 0:
             recipes = (random_recipes(tables, per_round, lab_seed + 100 + r, measured_ids()) if strategy == "random"
                        else planned_recipes(strategy, tables, per_round))
@@ -225,9 +230,9 @@ def run_strategy(strategy: str, lab_seed: int, rounds: int, per_round: int, boot
                                         lab_seed * 1000 + r)
         mae, regrets, version = measure_model(lab, tables)
         row = {"round": r, "budget": r * per_round, "model": version, "decision": decision, "mae": mae,
-               "regret": regrets}
+               "regret": regrets, "seconds": round(time.perf_counter() - started, 1)}
         curve.rows.append(row)
-        print(round_line(strategy, row), flush=True)
+        print(f"reality {lab_seed} " + round_line(strategy, row), flush=True)
     return curve
 
 
@@ -236,7 +241,7 @@ def round_line(strategy: str, row: dict) -> str:
     regret_text = " ".join(f"{p} {v:.3f}" for p, v in row["regret"].items())
     return (f"{strategy:<11} round {row['round']:>2} ({row['budget']:>4} lab results + bootstrap; model "
             f"v{row['model']}, {row['decision']}): MAE {mae} | regret {regret_text} "
-            f"(mean {np.mean(list(row['regret'].values())):.3f})")
+            f"(mean {mean_regret(row):.3f}; {row['seconds']:.0f} s)")
 
 
 def normalised_mae(row: dict, scale: dict[str, float]) -> float:
@@ -244,7 +249,22 @@ def normalised_mae(row: dict, scale: dict[str, float]) -> float:
     return float(np.mean([row["mae"][t] / scale[t] for t in row["mae"]]))
 
 
-def learning_curve_png(curves: list[Curve], scale: dict[str, float]) -> bytes:
+def mean_regret(row: dict) -> float:
+    return float(np.mean(list(row["regret"].values())))
+
+
+def mean_curve(runs: list[dict[str, list[dict]]], strategy: str, scale: list[dict[str, float]]) -> dict[str, np.ndarray]:
+    """Per round of `strategy`: budget, and mean and sd over realities of normalised MAE and mean regret."""
+    rows = [run[strategy] for run in runs]
+    n = min(len(r) for r in rows)
+    mae = np.array([[normalised_mae(r[i], s) for i in range(n)] for r, s in zip(rows, scale)])
+    reg = np.array([[mean_regret(r[i]) for i in range(n)] for r in rows])
+    return {"budget": np.array([rows[0][i]["budget"] for i in range(n)]), "mae": mae.mean(0), "mae_sd": mae.std(0),
+            "regret": reg.mean(0), "regret_sd": reg.std(0)}
+
+
+def learning_curve_png(runs: list[dict[str, list[dict]]], scale: list[dict[str, float]]) -> bytes:
+    """Normalised MAE and mean regret per budget, mean over realities with a band of one sd."""
     import io
 
     import matplotlib
@@ -253,14 +273,15 @@ def learning_curve_png(curves: list[Curve], scale: dict[str, float]) -> bytes:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-    for curve in curves:
-        budget = [r["budget"] for r in curve.rows]
-        axes[0].plot(budget, [normalised_mae(r, scale) for r in curve.rows], marker="o", label=curve.strategy)
-        axes[1].plot(budget, [np.mean(list(r["regret"].values())) for r in curve.rows], marker="o", label=curve.strategy)
+    for strategy in runs[0]:
+        curve = mean_curve(runs, strategy, scale)
+        for ax, key in zip(axes, ("mae", "regret")):
+            ax.plot(curve["budget"], curve[key], marker="o", label=strategy)
+            ax.fill_between(curve["budget"], curve[key] - curve[f"{key}_sd"], curve[key] + curve[f"{key}_sd"], alpha=0.15)
     axes[0].set_ylabel("holdout MAE / target sd in reality (mean over targets)")
     axes[1].set_ylabel("mean regret of the top recommendation per preset")
     for ax in axes:
-        ax.set_xlabel("lab experiments after the bootstrap batch")
+        ax.set_xlabel(f"lab experiments after the bootstrap batch (mean of {len(runs)} realities, band: sd)")
         ax.legend()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80, metadata={"Software": None})
@@ -268,17 +289,15 @@ def learning_curve_png(curves: list[Curve], scale: dict[str, float]) -> bytes:
     return buffer.getvalue()
 
 
-def goals(curves: dict[str, Curve], per_round: int, rounds: int, factor: int) -> dict[str, Any]:
-    """The issue's two goals, measured: planned at `rounds` rounds against random at `factor` x the budget
-    (MAE within 10 % per target) and against random at the same budget (mean regret)."""
-    planned, random = curves["planned"].rows[rounds], curves["random"].rows
+def goals(curves: dict[str, list[dict]], per_round: int, rounds: int, factor: int) -> dict[str, Any]:
+    """The issue's two goals in one reality: planned at `rounds` rounds against random at `factor` x the
+    budget (MAE within 10 % per target) and against random at the same budget (mean regret)."""
+    planned, random = curves["planned"][rounds], curves["random"]
     far = random[min(rounds * factor, len(random) - 1)]
     within = {t: planned["mae"][t] <= 1.10 * far["mae"][t] for t in planned["mae"]}
-    same = random[rounds]
     return {"planned_budget": rounds * per_round, "random_budget": far["budget"],
             "mae_within_10pct": within, "targets_within": int(sum(within.values())),
-            "planned_mean_regret": float(np.mean(list(planned["regret"].values()))),
-            "random_mean_regret_same_budget": float(np.mean(list(same["regret"].values())))}
+            "planned_mean_regret": mean_regret(planned), "random_mean_regret_same_budget": mean_regret(random[rounds])}
 
 
 # Locations that would otherwise outlive a strategy's data root: MLflow exports the tracking URI it is given
@@ -299,32 +318,47 @@ def located_by_data_root() -> Iterator[None]:
                 os.environ[key] = value
 
 
-def run_benchmark(rounds: int, per_round: int, bootstrap: int, random_factor: int, seed: int, small: bool,
-                  strategies: tuple[str, ...] = STRATEGIES, out_root: Path | None = None) -> dict[str, Any]:
-    """Every strategy on its own platform; the curves, the goals and the learning-curve PNG (written)."""
-    from rexai_assets.atomic import write_bytes_atomic, write_text_atomic
+def run_reality(seed: int, rounds: int, per_round: int, bootstrap: int, random_factor: int, small: bool,
+                strategies: tuple[str, ...], tmp: Path) -> dict[str, list[dict]]:
+    """Every strategy on its own fresh platform, in reality `seed`: the rows per round per strategy."""
     from rexai_assets.ops.checks_run import platform_environment, small_config_dir
-    from rexai_assets.paths import layout
     from rexai_assets.ops.pipeline import ensure_dagster_home
 
+    config = small_config_dir(tmp / "config", SMALL) if small else None
+    curves: dict[str, list[dict]] = {}
+    for strategy in strategies:
+        root = tmp / f"reality-{seed}" / strategy
+        # Each strategy is a fresh deployment: its own data root, Dagster home and registry.
+        with platform_environment(root / "data", root / "dagster_home", config), located_by_data_root():
+            ensure_dagster_home()
+            curves[strategy] = run_strategy(strategy, seed, rounds * (random_factor if strategy == "random" else 1),
+                                            per_round, bootstrap).rows
+    return curves
+
+
+def run_benchmark(rounds: int, per_round: int, bootstrap: int, random_factor: int, seeds: tuple[int, ...],
+                  small: bool, strategies: tuple[str, ...] = STRATEGIES, out_root: Path | None = None) -> dict[str, Any]:
+    """Every reality in turn (one at a time: the machine's cores go to training); the curves, the goals per
+    reality and the learning-curve PNG of their mean (written)."""
+    from rexai_assets.atomic import write_bytes_atomic, write_text_atomic
+    from rexai_assets.paths import layout
+
     out = Path(out_root or layout().root) / "benchmarks" / "planning"
-    curves: dict[str, Curve] = {}
+    runs, scales, goal_rows, seconds = [], [], {}, {}
     with tempfile.TemporaryDirectory(prefix="rexai-planning-bench-") as tmp:
-        config = small_config_dir(Path(tmp) / "config", SMALL) if small else None
-        for strategy in strategies:
-            root = Path(tmp) / strategy
-            # Each strategy is a fresh deployment: its own data root, Dagster home and registry.
-            with platform_environment(root / "data", root / "dagster_home", config), located_by_data_root():
-                ensure_dagster_home()
-                curves[strategy] = run_strategy(strategy, seed, rounds * (random_factor if strategy == "random" else 1),
-                                                per_round, bootstrap)
-    scale = {t: float(v) for t, v in make_lab_scale(seed).items()}
-    result = {"settings": {"rounds": rounds, "per_round": per_round, "bootstrap": bootstrap, "seed": seed,
+        for seed in seeds:
+            started = time.perf_counter()
+            runs.append(run_reality(seed, rounds, per_round, bootstrap, random_factor, small, strategies, Path(tmp)))
+            seconds[seed] = round(time.perf_counter() - started, 1)
+            scales.append({t: float(v) for t, v in make_lab_scale(seed).items()})
+            if "planned" in runs[-1] and "random" in runs[-1]:
+                goal_rows[seed] = goals(runs[-1], per_round, rounds, random_factor)
+    result = {"settings": {"rounds": rounds, "per_round": per_round, "bootstrap": bootstrap, "seeds": list(seeds),
                            "random_factor": random_factor, "small": small},
-              "target_scale": scale, "curves": {s: c.rows for s, c in curves.items()}}
-    if "planned" in curves and "random" in curves:
-        result["goals"] = goals(curves, per_round, rounds, random_factor)
-    write_bytes_atomic(out / "learning_curve.png", learning_curve_png(list(curves.values()), scale))
+              "target_scale": dict(zip(seeds, scales)), "seconds": seconds,
+              "curves": dict(zip(seeds, runs)), "goals": goal_rows,
+              "summary": {s: {k: v.tolist() for k, v in mean_curve(runs, s, scales).items()} for s in runs[0]}}
+    write_bytes_atomic(out / "learning_curve.png", learning_curve_png(runs, scales))
     write_text_atomic(out / "results.json", json.dumps(result, indent=2))
     return result
 
@@ -355,6 +389,21 @@ def latency(n: int) -> int:
     return 0
 
 
+def print_summary(result: dict[str, Any]) -> None:
+    """Per strategy and round, the mean (sd) over realities; then the goals per reality."""
+    seeds = result["settings"]["seeds"]
+    print(f"mean (sd) over {len(seeds)} realities {seeds}; wall seconds per reality {result['seconds']}")
+    for strategy, c in result["summary"].items():
+        cells = [f"{b:.0f}: MAE {m:.4f} ({ms:.4f}) regret {r:.3f} ({rs:.3f})"
+                 for b, m, ms, r, rs in zip(c["budget"], c["mae"], c["mae_sd"], c["regret"], c["regret_sd"])]
+        print(f"{strategy:<11} " + " | ".join(cells))
+    for seed, g in result["goals"].items():
+        print(f"reality {seed}: goal 1: {g['planned_budget']} planned vs {g['random_budget']} random: MAE within 10 % "
+              f"on {g['targets_within']} of 5 targets {g['mae_within_10pct']} (target >= 4); goal 2: mean regret "
+              f"{g['planned_mean_regret']:.3f} planned vs {g['random_mean_regret_same_budget']:.3f} random at "
+              f"{g['planned_budget']} (target: planned lower)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rexai_assets.planning.bench")
     parser.add_argument("--rounds", type=int, default=4)
@@ -362,21 +411,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", type=int, default=150,
                         help="random lab results every strategy starts from (enough for measurements to decide the gate)")
     parser.add_argument("--random-factor", type=int, default=3, help="random runs this many times the rounds")
-    parser.add_argument("--seed", type=int, default=1, help="the reality (loop/realities.py make_reality)")
+    parser.add_argument("--seeds", default="1,2,3", help="the realities (loop/realities.py make_reality), comma-separated")
     parser.add_argument("--small", action="store_true", help="small sizes (gold pool, model profile, candidates)")
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
     parser.add_argument("--latency", action="store_true", help="only time `rexai plan-experiments` on this data root")
     args = parser.parse_args(argv)
     if args.latency:
         return latency(args.per_round)
-    result = run_benchmark(args.rounds, args.per_round, args.bootstrap, args.random_factor, args.seed, args.small,
+    result = run_benchmark(args.rounds, args.per_round, args.bootstrap, args.random_factor,
+                           tuple(int(s) for s in args.seeds.split(",") if s), args.small,
                            tuple(s for s in args.strategies.split(",") if s))
-    if "goals" in result:
-        g = result["goals"]
-        print(f"goal 1: {g['planned_budget']} planned vs {g['random_budget']} random: MAE within 10 % on "
-              f"{g['targets_within']} of 5 targets {g['mae_within_10pct']} (target >= 4)")
-        print(f"goal 2: mean regret {g['planned_mean_regret']:.3f} planned vs {g['random_mean_regret_same_budget']:.3f} "
-              f"random at {g['planned_budget']} (target: planned lower)")
+    print_summary(result)
     return 0
 
 

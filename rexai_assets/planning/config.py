@@ -16,6 +16,14 @@ class MixSettings(settings.StrictModel):
     disagreement: float = 0.2
 
 
+class ExploreSettings(settings.StrictModel):
+    # True: weighted facility-location coverage of the pool (acquisition.coverage_pick); False: the most
+    # uncertain recipes in score order (the benchmark's uncertainty-only baseline).
+    coverage: bool = True
+    # Eligible pool recipes the coverage is computed over (a seeded sample; bounds time and memory).
+    demand_points: int = 2000
+
+
 class RequestTestsSettings(settings.StrictModel):
     min_measured_share: float = 1.0
 
@@ -24,7 +32,7 @@ class PlanningSettings(settings.StrictModel):
     batch_size: int = 50
     seed: int = 20251203
     mix: MixSettings = MixSettings()
-    novelty_weight: float = 1.0
+    explore: ExploreSettings = ExploreSettings()
     min_distance: float = 0.5
     shortlist_factor: int = 20
     request_tests: RequestTestsSettings = RequestTestsSettings()
@@ -36,8 +44,8 @@ def planning_settings() -> PlanningSettings:
     if cfg.batch_size < 1 or cfg.shortlist_factor < 1 or min(shares) < 0 or sum(shares) <= 0:
         raise settings.ConfigError(f"{PLANNING_FILE}: batch_size and shortlist_factor must be >= 1, mix shares >= 0 "
                                    "with a positive sum")
-    if cfg.min_distance < 0 or cfg.novelty_weight < 0 or not 0 < cfg.request_tests.min_measured_share <= 1:
-        raise settings.ConfigError(f"{PLANNING_FILE}: min_distance and novelty_weight must be >= 0, "
+    if cfg.min_distance < 0 or cfg.explore.demand_points < 1 or not 0 < cfg.request_tests.min_measured_share <= 1:
+        raise settings.ConfigError(f"{PLANNING_FILE}: min_distance must be >= 0, explore.demand_points >= 1, "
                                    "request_tests.min_measured_share in (0, 1]")
     return cfg
 

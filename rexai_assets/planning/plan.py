@@ -37,6 +37,8 @@ class Pool:
     pred: dict                      # the champion's {target: {"value", "lo", "hi"}}
     members: dict[str, np.ndarray]  # its weighted members' predictions [n, T]
     targets: tuple[str, ...]
+    spread: np.ndarray | None = None           # the correction committee's spread [n, T] on each target's scale
+    served_on_scale: np.ndarray | None = None  # served values [n, T] on the same scales
 
 
 def measured_reference(measured: Sequence[tuple[str, str]], tables: Any, ctx: Any) -> tuple[set[str], np.ndarray]:
@@ -73,17 +75,33 @@ def score_pool(tables: Any, ensemble: Any, cfg: PlanningSettings, candidates: in
     cands = sample_candidates(ctx, tables.inventory, candidates, cfg.seed, batch_kg)
     pred, members = ensemble.predict_with_members(cands.X)
     stats = acq.standardiser(cands.X)
-    return Pool(ctx, cands, stats, acq.standardise(cands.X, stats), pred, members, tuple(ensemble.target_names))
+    pool = Pool(ctx, cands, stats, acq.standardise(cands.X, stats), pred, members, tuple(ensemble.target_names))
+    pool.spread, pool.served_on_scale = correction_uncertainty(ensemble, cands.X, pred, members)
+    return pool
 
 
-def purpose_scores(pool: Pool, measured_X: np.ndarray, presets: Sequence[Any], cfg: PlanningSettings,
-                   coverage: float, rival: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def correction_uncertainty(ensemble: Any, X: np.ndarray, pred: Mapping[str, Any],
+                           members: Mapping[str, np.ndarray]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(committee spread, served values) on each target's correction scale, or (None, None) for a model
+    without a measured correction (a rival of another kind, or no measurements yet)."""
+    correction = getattr(ensemble, "correction", None)
+    if correction is None or not getattr(correction, "committee", None):
+        return None, None
+    from rexai_assets.models.ensemble import prior_matrix
+
+    targets = tuple(ensemble.target_names)
+    prior = prior_matrix(members, ensemble.weights, targets)
+    served = np.column_stack([correction.on_scale(np.asarray(pred[t]["value"], float), t) for t in targets])
+    return ensemble.correction_spread(X, prior), served
+
+
+def purpose_scores(pool: Pool, presets: Sequence[Any], coverage: float,
+                   rival: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Acquisition per purpose: `explore`, `disagreement` and one `verify:<preset>` per preset."""
     from rexai_assets.models.predictive import p_meets
 
     scales = acq.target_scales(pool.pred, pool.targets)
-    novelty = acq.relative_novelty(acq.nearest_distance(pool.Z, acq.standardise(measured_X, pool.stats)))
-    out = {EXPLORE: acq.explore_scores(pool.pred, scales, novelty, cfg.novelty_weight)}
+    out = {EXPLORE: acq.explore_uncertainty(pool.pred, scales, pool.spread, pool.served_on_scale)}
     served = np.column_stack([pool.pred[t]["value"] for t in pool.targets])
     rivals = [served, rival] if rival is not None else list(pool.members.values())
     if len(rivals) >= 2:
@@ -110,14 +128,23 @@ def batch_quotas(n: int, mix: Mapping[str, float], scores: Mapping[str, np.ndarr
     return out
 
 
+def demand_positions(pool: Pool, cfg: PlanningSettings) -> np.ndarray:
+    """The pool positions explore's coverage is computed over: a seeded sample of `explore.demand_points`."""
+    n = len(pool.cands)
+    if n <= cfg.explore.demand_points:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(cfg.seed).choice(n, cfg.explore.demand_points, replace=False))
+
+
 def eligible_mask(pool: Pool, scores: Mapping[str, np.ndarray], quota: Mapping[str, int], excluded: set[str],
                   cfg: PlanningSettings) -> np.ndarray:
     """True where a recipe may be planned: not measured or planned already. Recipe ids (a sha256 each) are
-    computed only where a purpose can reach: its shortlist plus room for every exclusion (a second of the
-    5 s budget otherwise went to hashing 20,000 recipes that no purpose would pick)."""
+    computed only where a purpose can reach: its shortlist plus room for every exclusion, and explore's
+    demand sample (a second of the 5 s budget otherwise went to hashing 20,000 recipes that no purpose
+    would pick)."""
     from rexai_assets.gold.feasible import recipe_records
 
-    reach: set[int] = set()
+    reach: set[int] = set(demand_positions(pool, cfg).tolist()) if cfg.explore.coverage else set()
     for key, k in {**quota, EXPLORE: max(quota.get(EXPLORE, 0), sum(quota.values()))}.items():
         reach.update(np.argsort(-scores[key], kind="stable")[:cfg.shortlist_factor * max(k, 1) + len(excluded)].tolist())
     positions = sorted(reach)
@@ -127,21 +154,41 @@ def eligible_mask(pool: Pool, scores: Mapping[str, np.ndarray], quota: Mapping[s
     return mask
 
 
+def explore_pick(pool: Pool, scores: Mapping[str, np.ndarray], k: int, picked: list[int], eligible: np.ndarray,
+                 measured_Z: np.ndarray, cfg: PlanningSettings) -> list[tuple[int, float]]:
+    """Explore's (position, acquisition): weighted coverage of the demand sample (acquisition = the pick's
+    coverage gain), or with `explore.coverage` off the most uncertain recipes (acquisition = uncertainty)."""
+    chosen: list[tuple[int, float]] = []
+    if cfg.explore.coverage:
+        demand = demand_positions(pool, cfg)
+        covered = np.vstack([measured_Z, pool.Z[picked]]) if picked else measured_Z
+        chosen = acq.coverage_pick(scores[EXPLORE], pool.Z, k, demand[eligible[demand]], covered, cfg.min_distance)
+        picked.extend(i for i, _ in chosen)
+    if len(chosen) < k:  # the demand sample ran out of eligible recipes: the rest by uncertainty
+        rest = acq.diverse_pick(scores[EXPLORE], pool.Z, k - len(chosen), cfg.min_distance, picked, eligible,
+                                cfg.shortlist_factor * max(k, 1))
+        chosen += [(i, float(scores[EXPLORE][i])) for i in rest]
+    return chosen
+
+
 def pick(pool: Pool, scores: Mapping[str, np.ndarray], quota: Mapping[str, int], excluded: set[str],
-         cfg: PlanningSettings) -> list[tuple[int, str]]:
-    """(position, purpose key) in pick order; verify first (few, precise), then disagreement, then explore."""
+         measured_X: np.ndarray, cfg: PlanningSettings) -> list[tuple[int, str, float]]:
+    """(position, purpose key, acquisition) in pick order; verify first (few, precise), then disagreement,
+    then explore, which covers what the others left."""
     eligible = eligible_mask(pool, scores, quota, excluded, cfg)
+    measured_Z = acq.standardise(measured_X, pool.stats)
     picked: list[int] = []
-    out: list[tuple[int, str]] = []
+    out: list[tuple[int, str, float]] = []
     order = sorted(quota, key=lambda k: ({VERIFY: 0, DISAGREEMENT: 1, EXPLORE: 2}[k.split(":")[0]], k))
     for key in order:
+        if key == EXPLORE:
+            continue
         chosen = acq.diverse_pick(scores[key], pool.Z, quota[key], cfg.min_distance, picked, eligible,
                                   cfg.shortlist_factor * max(quota[key], 1))
-        out += [(i, key) for i in chosen]
-    missing = sum(quota.values()) - len(out)
-    if missing > 0 and EXPLORE in scores:  # a purpose that ran out of candidates: explore fills in
-        out += [(i, EXPLORE) for i in acq.diverse_pick(scores[EXPLORE], pool.Z, missing, cfg.min_distance, picked,
-                                                       eligible, cfg.shortlist_factor * missing)]
+        out += [(i, key, float(scores[key][i])) for i in chosen]
+    missing = sum(quota.values()) - len(out)  # explore's quota, plus what a purpose short of candidates left
+    if missing > 0 and EXPLORE in scores:
+        out += [(i, EXPLORE, v) for i, v in explore_pick(pool, scores, missing, picked, eligible, measured_Z, cfg)]
     return out
 
 
@@ -149,15 +196,15 @@ def new_plan_id() -> str:
     return f"PL-{now_utc():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def assemble(pool: Pool, picks: list[tuple[int, str]], scores: Mapping[str, np.ndarray], version: str | None,
-             config_sha256: str, proposal_id: str | None = None) -> Plan:
+def assemble(pool: Pool, picks: list[tuple[int, str, float]], version: str | None, config_sha256: str,
+             proposal_id: str | None = None) -> Plan:
     from rexai_assets.gold.feasible import recipe_records
 
-    records = recipe_records(pool.ctx, pool.cands, [i for i, _ in picks])
+    records = recipe_records(pool.ctx, pool.cands, [i for i, _, _ in picks])
     experiments = [PlannedExperiment(
-        rec["recipe_id"], rec["recipe"], key, round(float(scores[key][i]), 6),
+        rec["recipe_id"], rec["recipe"], key, round(value, 6),
         {t: {k: round(float(pool.pred[t][k][i]), 6) for k in ("value", "lo", "hi")} for t in pool.targets})
-        for (i, key), rec in zip(picks, records)]
+        for (i, key, value), rec in zip(picks, records)]
     return Plan(new_plan_id(), version, now_utc(), experiments, config_sha256, proposal_id)
 
 
@@ -178,9 +225,9 @@ def plan_experiments(tables: Any, ensemble: Any, version: str | None, measured: 
         rival_pred = rival.predict(pool.cands.X)
         rival_values = np.column_stack([rival_pred[t]["value"] for t in pool.targets])
     coverage = float((getattr(ensemble, "metadata", None) or {}).get("coverage_target", 0.95))
-    scores = purpose_scores(pool, measured_X, presets, cfg, coverage, rival_values)
+    scores = purpose_scores(pool, presets, coverage, rival_values)
     quota = batch_quotas(n, mix or cfg.mix.model_dump(), scores)
-    picks = pick(pool, scores, quota, measured_ids | planned, cfg)
+    picks = pick(pool, scores, quota, measured_ids | planned, measured_X, cfg)
     if not picks:
         raise PlanningError("every candidate recipe is measured or planned already")
-    return assemble(pool, picks, scores, version, planning_config_sha256(), proposal_id)
+    return assemble(pool, picks, version, planning_config_sha256(), proposal_id)
