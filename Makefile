@@ -19,12 +19,12 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/rexai run
 
-# The suite on every core (2 here): tests are isolated (own data root, Dagster home, config, ports), and
-# an idle worker takes queued tests from a busy one. TEST_WORKERS=0 runs it in one process.
+# The suite on every core (2 here): tests are isolated (own data root, Dagster home, config, ports) and
+# handed out two at a time as workers free up, longest first (conftest.py). TEST_WORKERS=0: one process.
 TEST_WORKERS ?= auto
 
 test: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 1
 
 dev: install
 	$(BIN)/python -c "from rexai_assets.ops.pipeline import ensure_dagster_home; ensure_dagster_home()"

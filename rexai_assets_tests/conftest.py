@@ -63,6 +63,14 @@ def config_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The end-to-end tests first: `make test` spreads the suite over both cores (pytest-xdist), and a
-    ten-minute test handed out last would run alone while the other core idles."""
-    items.sort(key=lambda item: 0 if item.get_closest_marker("slow") or item.get_closest_marker("integration") else 1)
+    """The end-to-end tests first, those allowed the longest time first of all: `make test` hands tests to
+    both cores two at a time (pytest-xdist), and a ten-minute test handed out last would run alone while
+    the other core idles."""
+    def allowed_seconds(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("timeout")
+        return float(marker.args[0]) if marker and marker.args else 0.0
+
+    def end_to_end(item: pytest.Item) -> bool:
+        return bool(item.get_closest_marker("slow") or item.get_closest_marker("integration"))
+
+    items.sort(key=lambda item: (not end_to_end(item), -allowed_seconds(item)))
