@@ -1,4 +1,4 @@
-"""Acquisition scores over a candidate pool and the batch-aware picks (numpy, scikit-learn's distances).
+"""Acquisition scores over a candidate pool and the batch-aware picks (numpy only).
 
 Every score is unit-free: uncertainty and disagreement are divided by each target's scale, so rigidity
 (0-1) and crew time (minutes) weigh alike.
