@@ -15,17 +15,6 @@ CONFIG_FILE = "habitats.yaml"
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_\-]{0,31}$")
 
 
-class ResidualConfig(settings.StrictModel):
-    """The residual model per target (the fields of models/correction.py's CorrectionConfig but min_rows)."""
-
-    folds: int = 5
-    max_iter: int = 150
-    learning_rate: float = 0.05
-    max_leaf_nodes: int = 15
-    min_samples_leaf: int = 10
-    l2_regularization: float = 1.0
-
-
 class Habitat(settings.StrictModel):
     id: str
     name: str
@@ -38,7 +27,7 @@ class AdapterSettings(settings.StrictModel):
     # A target is adapted only where the adapter's out-of-fold MAE (in the target's units, on the habitat's
     # trusted rows) is below the shared model's with a one-sided paired t-test p-value under this level.
     gain_test_level: float = 0.05
-    residual: ResidualConfig = ResidualConfig()
+    residual: settings.ResidualModelSettings = settings.ResidualModelSettings()
 
 
 class AdapterOverride(settings.StrictModel):

@@ -32,6 +32,18 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ResidualModelSettings(StrictModel):
+    """A boosted residual model per target, cross-fitted: the measured correction (models.yaml `correction`)
+    and the habitat adapters (habitats.yaml `adapters.residual`) share these hyperparameters."""
+
+    folds: int = 5
+    max_iter: int = 150
+    learning_rate: float = 0.05
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 10
+    l2_regularization: float = 1.0
+
+
 def config_dir() -> Path:
     return Path(os.environ.get("REXAI_CONFIG_DIR", DEFAULT_CONFIG_DIR)).resolve()
 

@@ -23,16 +23,10 @@ import numpy as np
 from rexai_assets import settings
 
 
-class CorrectionConfig(settings.StrictModel):
-    # Labelled measured rows (per target, outside the golden set) needed before a correction is fitted.
+class CorrectionConfig(settings.ResidualModelSettings):
+    # Labelled measured rows (per target, outside the golden set) needed before a correction is fitted;
+    # `folds` is also the number of folds of the cross-conformal calibration.
     min_rows: int = 30
-    # Folds of the cross-fitting (and of the cross-conformal calibration).
-    folds: int = 5
-    max_iter: int = 150
-    learning_rate: float = 0.05
-    max_leaf_nodes: int = 15
-    min_samples_leaf: int = 10
-    l2_regularization: float = 1.0
 
 
 @dataclass
