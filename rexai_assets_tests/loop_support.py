@@ -65,7 +65,7 @@ class Platform:
     def execute(self, request: dg.RunRequest) -> StepOutcome:
         """Run what a sensor requested; on failure do what the daemon's run-failure sensor does."""
         outcome = run_job(self.defs, request.job_name, self.instance, request.partition_key, request.tags)
-        if not outcome.success and request.job_name == "retrain_job":
+        if not outcome.success and request.job_name in ("retrain_job", "ingest_and_retrain_job"):
             from rexai_assets.evaluation.evaluate import reject_failed_retrain
 
             r = self.defs.resources

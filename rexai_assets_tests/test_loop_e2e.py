@@ -66,15 +66,16 @@ def test_inbox_buffers_below_threshold_then_exactly_one_retrain(config_override)
 
     write_experiments(platform.data, experiment_records(recipes.tail(30), labels.tail(30),
                                                          first_day + timedelta(days=2), per_day=30, prefix="exp-b"))
-    steps, cursor = platform.ingest(cursor)
-    assert len(steps) == 1
-    request = platform.retrain_tick()
-    assert isinstance(request, dg.RunRequest) and request.job_name == "retrain_job"
+    # These 30 rows make 60 with the 30 waiting: the inbox sensor asks for one run that ingests and retrains.
+    result, _ = platform.tick("inbox_sensor", cursor)
+    (request,) = result.run_requests
+    assert request.job_name == "ingest_and_retrain_job" and request.partition_key == f"{first_day + timedelta(days=2):%Y-%m-%d}"
     assert {k: request.tags[k] for k in ("rexai/trigger", "rexai/count_new_rows", "rexai/retrain")} == {
         "rexai/trigger": "new_observations", "rexai/count_new_rows": "60", "rexai/retrain": "true"}
 
     outcome = platform.execute(request)
     assert outcome.success and not outcome.failed_checks, outcome.line()
+    assert {"experiment_runs", "gold_dataset", "rexai_regressor", "promotion_proposal"} <= set(outcome.materialized)
     proposal = latest_proposal(platform)
     assert proposal.challenger_version == "2" and proposal.champion_version == "1"
     assert proposal.trigger == "new_observations" and proposal.dagster_run_id == outcome.run_id

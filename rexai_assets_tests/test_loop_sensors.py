@@ -47,6 +47,36 @@ def test_inbox_sensor_cursor_processes_each_file_once():
     assert isinstance(again, dg.SkipReason)
 
 
+def test_lab_results_enough_for_a_retrain_are_ingested_and_retrained_in_one_run():
+    from types import SimpleNamespace
+
+    from rexai_assets.loop.policy import RetrainDecision
+    from rexai_assets.loop.sensors import inbox_run_requests
+
+    def scan(*days):
+        files = {day: (SimpleNamespace(name=f"experiments_{day}.parquet", sha256=day, labelled=25),) for day in days}
+        return SimpleNamespace(experiment_days=files, feedback_files=(), new_experiment_days=lambda known: list(days),
+                               new_feedback_keys=lambda known: [])
+
+    asked = []
+
+    def decide(landing: int) -> RetrainDecision:
+        asked.append(landing)
+        return RetrainDecision(landing >= 20, "new_observations" if landing >= 20 else None, f"{landing} rows",
+                               {"rexai/count_new_rows": str(landing)})
+
+    (one,) = inbox_run_requests(scan("2026-11-30"), {}, decide)
+    assert one.job_name == "ingest_and_retrain_job" and one.partition_key == "2026-11-30" and asked == [25]
+    assert one.tags["rexai/retrain"] == "true" and one.tags["rexai/count_new_rows"] == "25"
+    assert one.tags["rexai/inbox_key"] == one.run_key  # the content is still ingested once
+    # Several days landing together: each ingested on its own, the retrain trigger follows once all are in.
+    assert {r.job_name for r in inbox_run_requests(scan("2026-11-29", "2026-11-30"), {}, decide)} == {"experiments_job"}
+    assert asked == [25]
+    # Not enough (or a retrain already running: no decision): ingestion only.
+    assert inbox_run_requests(scan("2026-11-30"), {}, lambda landing: decide(landing - 10))[0].job_name == "experiments_job"
+    assert inbox_run_requests(scan("2026-11-30"), {}, lambda landing: None)[0].job_name == "experiments_job"
+
+
 def test_champion_age_schedule_trains_when_there_is_no_champion():
     layout().ensure()
     defs, instance = build_definitions(), dg.DagsterInstance.get()  # schedules need a persistent instance

@@ -183,3 +183,70 @@ def test_a_forest_loaded_twice_saves_the_same_bytes(tmp_path):
         save_sklearn_state(state, tmp_path / f"again{i}")
         saved.append((tmp_path / f"again{i}").read_bytes())
     assert saved[0] == saved[1] == saved[2]
+
+
+def test_boosting_unit_weights_fit_the_same_model_as_without():
+    """fit_histogram_boosting leaves out weights that are all 1 (the slow weighted binning): the fitted
+    model must be the one scikit-learn fits with those weights; other weights are passed through."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from rexai_assets.models.boosting import fit_histogram_boosting
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(2000, 4))  # > 255 distinct values per feature: the percentile binning path
+    y = X[:, 0] - 2 * X[:, 1] ** 2 + rng.normal(scale=0.1, size=2000)
+    model = lambda: HistGradientBoostingRegressor(max_iter=20, early_stopping=False, random_state=0)  # noqa: E731
+    ones, uneven = np.ones(2000), rng.uniform(0.5, 5.0, 2000)
+    fast = fit_histogram_boosting(model(), X, y, ones)
+    assert np.array_equal(fast.predict(X), model().fit(X, y, sample_weight=ones).predict(X))
+    weighted = fit_histogram_boosting(model(), X, y, uneven)
+    assert np.array_equal(weighted.predict(X), model().fit(X, y, sample_weight=uneven).predict(X))
+    assert not np.array_equal(weighted.predict(X), fast.predict(X))
+
+
+def test_fit_cache_reuses_a_fit_only_for_the_same_inputs_and_keeps_the_newest(tmp_path):
+    from rexai_assets.models.fit_cache import KEEP_PER_MEMBER, cached_fit, fit_key
+
+    X, Y = np.arange(12.0).reshape(6, 2), np.ones((6, 1))
+    modules = ["rexai_assets.models.forest"]
+    key = fit_key("forest", {"n": 1}, [X, Y], modules)
+    calls = []
+    fit = lambda: calls.append(1) or {"fitted": len(calls)}  # noqa: E731
+    first, reused = cached_fit(tmp_path, "forest", key, fit)
+    assert not reused and first == {"fitted": 1}
+    again, reused = cached_fit(tmp_path, "forest", key, fit)
+    assert reused and again == first and len(calls) == 1
+    # Anything the fit depends on is a new key: a row, a setting, the code, the array's dtype.
+    X2 = X.copy()
+    X2[0, 0] = 99.0
+    others = {fit_key("forest", {"n": 1}, [X2, Y], modules), fit_key("forest", {"n": 2}, [X, Y], modules),
+              fit_key("forest", {"n": 1}, [X, Y], ["rexai_assets.models.boosting"]),
+              fit_key("forest", {"n": 1}, [X.astype(np.float32), Y], modules), fit_key("boosting", {"n": 1}, [X, Y], modules)}
+    assert key not in others and len(others) == 5
+    for other in sorted(others)[:3]:
+        cached_fit(tmp_path, "forest", other, fit)
+    assert len(list(tmp_path.glob("forest-*.pkl"))) == KEEP_PER_MEMBER
+    assert cached_fit(None, "forest", key, fit)[1] is False  # no directory: always a fit
+
+
+def test_a_member_weighted_zero_is_skipped_on_the_same_basis_then_compared_again(tmp_path):
+    from rexai_assets.models.fit_cache import record_selection, selection_basis, unselected_skip
+
+    basis = selection_basis({"candidate_pool": {"pool_hash": "p1"}, "simulator": {"seed": 1}}, {"epochs": 6})
+    other = selection_basis({"candidate_pool": {"pool_hash": "p2"}, "simulator": {"seed": 1}}, {"epochs": 6})
+    assert basis != other != selection_basis({"candidate_pool": {"pool_hash": "p1"}, "simulator": {"seed": 1}},
+                                             {"epochs": 7})
+    assert unselected_skip(tmp_path, "tab_transformer", basis, 2) is None  # never compared: train it
+    weights = {"rigidity": {"boosting": 1.0}, "energy_kwh": {"forest": 0.5, "boosting": 0.5}}
+    record_selection(tmp_path, weights, ["forest", "boosting", "tab_transformer"], basis)
+    assert unselected_skip(tmp_path, "boosting", basis, 2) is None  # weighted: always trained
+    assert unselected_skip(tmp_path, "tab_transformer", other, 2) is None  # another simulated pool
+    assert unselected_skip(tmp_path, "tab_transformer", basis, 0) is None  # 0: never skip
+    assert "skip 1 of 2" in unselected_skip(tmp_path, "tab_transformer", basis, 2)
+    # A selection without the skipped member keeps its entry (and its count)...
+    record_selection(tmp_path, weights, ["forest", "boosting"], basis)
+    assert "skip 2 of 2" in unselected_skip(tmp_path, "tab_transformer", basis, 2)
+    assert unselected_skip(tmp_path, "tab_transformer", basis, 2) is None  # ...until it must be compared again
+    record_selection(tmp_path, {"rigidity": {"tab_transformer": 0.3, "boosting": 0.7}},
+                     ["forest", "boosting", "tab_transformer"], basis)
+    assert unselected_skip(tmp_path, "tab_transformer", basis, 2) is None  # chosen this time: trained next time

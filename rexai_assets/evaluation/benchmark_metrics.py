@@ -277,12 +277,14 @@ def _fit_predict(X: np.ndarray, y: np.ndarray, w: np.ndarray, Xv: np.ndarray, se
     from sklearn.ensemble import HistGradientBoostingRegressor
     from threadpoolctl import threadpool_limits
 
+    from rexai_assets.models.boosting import fit_histogram_boosting
+
     model = HistGradientBoostingRegressor(max_iter=settings.max_iter, learning_rate=settings.learning_rate,
                                           max_leaf_nodes=settings.max_leaf_nodes, early_stopping=False,
                                           min_samples_leaf=settings.min_samples_leaf, random_state=settings.seed)
     # One OpenMP thread: the light model is tiny, and spinning threads on a shared machine cost far more.
+    fit_histogram_boosting(model, X, y, w)
     with threadpool_limits(limits=1):
-        model.fit(X, y, sample_weight=w)
         return model.predict(Xv)
 
 

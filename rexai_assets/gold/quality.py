@@ -106,8 +106,10 @@ def validate_gold(dataset: GoldDataset, label_sources: list[str], docs_dir: Path
     context = _context(docs_dir)
     source = context.data_sources.add_pandas("gold")
     runs = []
+    # One consolidated copy: GX filters the whole frame once per expectation, and on the gold frame as built
+    # (46 blocks) each filter first consolidated it again: 1.3 s of a 3.5 s validation.
     for suite_name, frame, expectations in (
-            ("gold_dataset", dataset.frame, gold_expectations(dataset, label_sources)),
+            ("gold_dataset", dataset.frame.copy(), gold_expectations(dataset, label_sources)),
             ("gold_split_sizes", split_summary(dataset), split_expectations())):
         batch = source.add_dataframe_asset(suite_name).add_batch_definition_whole_dataframe("all")
         # The whole suite in one store write: adding expectations one by one to a stored suite re-saves it

@@ -7,6 +7,7 @@ import dagster as dg
 from rexai_assets.observations.assets import experiment_partitions, feedback_partitions
 
 EXPERIMENTS_JOB, FEEDBACK_JOB, RETRAIN_JOB = "experiments_job", "feedback_job", "retrain_job"
+INGEST_AND_RETRAIN_JOB = "ingest_and_retrain_job"
 CHAMPION_BUNDLE_JOB = "champion_bundle_job"
 RETRAIN_TAG = "rexai/retrain"
 
@@ -28,6 +29,14 @@ RETRAIN_SELECTION = (dg.AssetSelection.groups("gold", "models", "evaluation", "s
 retrain_job = dg.define_asset_job(
     RETRAIN_JOB, selection=RETRAIN_SELECTION, tags={RETRAIN_TAG: "true"},
     description="Gold dataset, training, evaluation, promotion proposal (applied per policy) and sealed bundle.")
+
+# When the lab results landing are enough for a retrain by themselves, one run ingests and retrains: the
+# retrain does not wait for a second run to be requested and started (about 10 s of the loop's latency).
+# A blocking check that fails on the ingested rows stops the run before gold, as between two runs.
+ingest_and_retrain_job = dg.define_asset_job(
+    INGEST_AND_RETRAIN_JOB, selection=dg.AssetSelection.assets("experiment_runs") | RETRAIN_SELECTION,
+    partitions_def=experiment_partitions, tags={RETRAIN_TAG: "true"},
+    description="Ingest one day of lab results that is enough for a retrain, then retrain as retrain_job does.")
 
 
 REEVALUATE_JOB = "reevaluate_job"

@@ -7,17 +7,23 @@ materialisation, and the cooldown comes from the last retrain run in the instanc
 """
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from rexai_assets.hashing import sha256_json
 from rexai_assets.partitions import unknown_partition_keys
-from rexai_assets.loop.jobs import (CHAMPION_BUNDLE_JOB, EXPERIMENTS_JOB, FEEDBACK_JOB, REEVALUATE_JOB, RETRAIN_JOB,
-                                    RETRAIN_TAG, champion_bundle_job, experiments_job, feedback_job, launched_run_config,
-                                    reevaluate_job, retrain_job)
+from rexai_assets.loop.jobs import (CHAMPION_BUNDLE_JOB, EXPERIMENTS_JOB, FEEDBACK_JOB, INGEST_AND_RETRAIN_JOB,
+                                    REEVALUATE_JOB, RETRAIN_JOB, RETRAIN_TAG, champion_bundle_job, experiments_job,
+                                    feedback_job, ingest_and_retrain_job, launched_run_config, reevaluate_job,
+                                    retrain_job)
 from rexai_assets.resources import MlflowTracking, RexaiStorage, Warehouse
 from rexai_assets.warehouse import table_exists
+
+if TYPE_CHECKING:
+    from rexai_assets.loop.policy import RetrainDecision
 
 # The sensor daemon evaluates sensors in a loop that starts at most every 5 s; a sensor whose last tick
 # began a moment less than its minimum interval ago is skipped. With 5 s here every other loop was
@@ -29,16 +35,27 @@ ACTIVE_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, 
                    dg.DagsterRunStatus.STARTED]
 
 
-def inbox_run_requests(scan, known: dict[str, str]) -> list[dg.RunRequest]:
-    """One run per experiment day with new or changed files, one per new feedback file."""
+def inbox_run_requests(scan, known: dict[str, str],
+                       retrain_with: Callable[[int], "RetrainDecision | None"] | None = None) -> list[dg.RunRequest]:
+    """One run per experiment day with new or changed files, one per new feedback file.
+
+    `retrain_with(labelled rows landing)` is the retrain decision (loop/policy.py) counting those rows as
+    already ingested. When one day is new and the decision says retrain, its run also retrains
+    (ingest_and_retrain_job). With several days new, each is ingested on its own and the retrain trigger
+    follows once all are in, so no retrain starts while some of the rows that landed together are still out."""
     requests = []
-    for day in scan.new_experiment_days(known):
+    days = scan.new_experiment_days(known)
+    for day in days:
         files = scan.experiment_days[day]
         content = sha256_json(sorted((f.name, f.sha256) for f in files))
         key = f"experiments:{day}:{content}"
-        requests.append(dg.RunRequest(job_name=EXPERIMENTS_JOB, partition_key=day, run_key=key,
-                                      run_config=launched_run_config(),
-                                      tags={"rexai/trigger": "inbox", "rexai/files": str(len(files)), INBOX_KEY_TAG: key}))
+        job, tags = EXPERIMENTS_JOB, {"rexai/trigger": "inbox", "rexai/files": str(len(files)), INBOX_KEY_TAG: key}
+        decision = retrain_with(sum(f.labelled for f in files)) if retrain_with and len(days) == 1 else None
+        if decision is not None and decision.retrain:
+            job, tags = INGEST_AND_RETRAIN_JOB, {**tags, **decision.tags, RETRAIN_TAG: "true",
+                                                 "rexai/reason": decision.reason}
+        requests.append(dg.RunRequest(job_name=job, partition_key=day, run_key=key, run_config=launched_run_config(),
+                                      tags=tags))
     by_key = {f.partition_key: f for f in scan.feedback_files}
     for key in scan.new_feedback_keys(known):
         run_key = f"feedback:{key}:{by_key[key].sha256}"
@@ -48,15 +65,18 @@ def inbox_run_requests(scan, known: dict[str, str]) -> list[dg.RunRequest]:
     return requests
 
 
-@dg.sensor(jobs=[experiments_job, feedback_job], minimum_interval_seconds=INBOX_INTERVAL_S, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Registers new experiment and feedback files and requests their ingestion runs.")
-def inbox_sensor(context: dg.SensorEvaluationContext, storage: RexaiStorage):
+@dg.sensor(jobs=[experiments_job, feedback_job, ingest_and_retrain_job], minimum_interval_seconds=INBOX_INTERVAL_S,
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Registers new experiment and feedback files and requests their ingestion runs (with the "
+                       "retrain, when the lab results landing are enough for one).")
+def inbox_sensor(context: dg.SensorEvaluationContext, storage: RexaiStorage, warehouse: Warehouse):
     from rexai_assets.observations.assets import feedback_partitions
     from rexai_assets.observations.inbox import scan_inbox
 
     scan = scan_inbox(storage.layout)  # quarantines unreadable files; never raises for one
     known = json.loads(context.cursor) if context.cursor else {}
-    requests = inbox_run_requests(scan, known)
+    requests = inbox_run_requests(scan, known, lambda landing: landing_retrain_decision(context.instance, warehouse,
+                                                                                      landing))
     quarantined = f"; quarantined {len(scan.quarantined)} unreadable file(s)" if scan.quarantined else ""
     if not requests:
         return dg.SkipReason(f"no new inbox files{quarantined}")
@@ -91,16 +111,35 @@ def last_retrain(instance: dg.DagsterInstance) -> tuple[datetime | None, bool]:
     return records[0].create_timestamp.astimezone(timezone.utc), active
 
 
-def retrain_request(instance: dg.DagsterInstance, warehouse: Warehouse, champion_trained_at: datetime | None,
-                    check_age: bool, now: datetime | None = None) -> dg.RunRequest | dg.SkipReason:
+def retrain_decision(instance: dg.DagsterInstance, warehouse: Warehouse, champion_trained_at: datetime | None,
+                     check_age: bool, now: datetime | None = None, landing_rows: int = 0) -> "RetrainDecision | None":
+    """The policy's decision on the rows ingested since the last training plus `landing_rows` about to be;
+    None while a retrain is queued or running (it will train on them)."""
     from rexai_assets.loop.policy import decide_retrain, retraining_settings
 
     now = now or datetime.now(timezone.utc)
     previous, active = last_retrain(instance)
     if active:
+        return None
+    new_rows = new_labelled_rows(warehouse, last_training_time(instance)) + landing_rows
+    return decide_retrain(now, new_rows, previous, champion_trained_at, retraining_settings(), check_age=check_age)
+
+
+def landing_retrain_decision(instance: dg.DagsterInstance, warehouse: Warehouse,
+                             landing_rows: int) -> "RetrainDecision | None":
+    """Whether the rows landing make a retrain due; None while other ingestion runs are queued or running
+    (their rows are not counted yet: the retrain trigger decides once they are in)."""
+    if instance.get_runs_count(dg.RunsFilter(job_name=EXPERIMENTS_JOB, statuses=ACTIVE_STATUSES)) > 0:
+        return None
+    return retrain_decision(instance, warehouse, champion_trained_at=None, check_age=False, landing_rows=landing_rows)
+
+
+def retrain_request(instance: dg.DagsterInstance, warehouse: Warehouse, champion_trained_at: datetime | None,
+                    check_age: bool, now: datetime | None = None) -> dg.RunRequest | dg.SkipReason:
+    now = now or datetime.now(timezone.utc)
+    decision = retrain_decision(instance, warehouse, champion_trained_at, check_age, now)
+    if decision is None:
         return dg.SkipReason("a retrain run is already queued or running")
-    new_rows = new_labelled_rows(warehouse, last_training_time(instance))
-    decision = decide_retrain(now, new_rows, previous, champion_trained_at, retraining_settings(), check_age=check_age)
     if not decision.retrain:
         return dg.SkipReason(decision.reason)
     return dg.RunRequest(run_key=f"retrain:{decision.trigger}:{now.isoformat()}", job_name=RETRAIN_JOB,
@@ -132,7 +171,7 @@ def champion_age_schedule(context: dg.ScheduleEvaluationContext, warehouse: Ware
                            now=context.scheduled_execution_time)
 
 
-@dg.run_failure_sensor(monitored_jobs=[retrain_job], default_status=dg.DefaultSensorStatus.RUNNING,
+@dg.run_failure_sensor(monitored_jobs=[retrain_job, ingest_and_retrain_job], default_status=dg.DefaultSensorStatus.RUNNING,
                        description="A retrain stopped by a failed blocking check records a REJECT proposal for its challenger.")
 def retrain_failure_sensor(context: dg.RunFailureSensorContext, storage: RexaiStorage, warehouse: Warehouse,
                            mlflow: MlflowTracking):
@@ -190,7 +229,7 @@ def champion_bundle_request(instance: dg.DagsterInstance, mlflow: MlflowTracking
     sealed, sealed_at = sealed_version(instance)
     if sealed == wanted:
         return dg.SkipReason(f"the sealed bundle holds v{wanted}, the version to serve")
-    for job in (RETRAIN_JOB, CHAMPION_BUNDLE_JOB):
+    for job in (RETRAIN_JOB, INGEST_AND_RETRAIN_JOB, CHAMPION_BUNDLE_JOB):
         if instance.get_runs_count(dg.RunsFilter(job_name=job, statuses=ACTIVE_STATUSES)) > 0:
             return dg.SkipReason(f"a {job} run is queued or running; it seals the bundle")
     return dg.RunRequest(run_key=f"champion:v{wanted}:after:{sealed_at}", job_name=CHAMPION_BUNDLE_JOB,

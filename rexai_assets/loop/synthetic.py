@@ -45,8 +45,9 @@ def experiment_records(recipes: pd.DataFrame, labels: pd.DataFrame, first_day: d
                        environment: str = "lab", prefix: str = "exp") -> pd.DataFrame:
     """One DESIGN.md experiment record per recipe, `per_day` finished per UTC day from `first_day`."""
     rows = []
+    spacing = min(10, 24 * 60 // max(per_day, 1))  # minutes between two results: a day's results stay in that day
     for i, recipe in enumerate(recipes.itertuples(index=False)):
-        finished = first_day.replace(tzinfo=timezone.utc) + timedelta(days=i // per_day, minutes=10 * (i % per_day))
+        finished = first_day.replace(tzinfo=timezone.utc) + timedelta(days=i // per_day, minutes=spacing * (i % per_day))
         measured = {t: round(float(labels.iloc[i][t]), 6) for t in TARGETS if pd.notna(labels.iloc[i][t])}
         rows.append({
             "experiment_id": f"{prefix}-{i:05d}", "recipe_id": recipe.recipe_id, "process_id": recipe.process_id,

@@ -17,25 +17,46 @@ def _config():
     return models_config()
 
 
+def _fit_cache(storage: RexaiStorage):
+    return storage.layout.models / "fit_cache"
+
+
+def _selection_basis(gold_dataset, cfg) -> str:
+    from rexai_assets.models.fit_cache import selection_basis
+
+    return selection_basis(gold_dataset.lineage, cfg.model_dump(mode="json"))
+
+
+def _fit_metadata(member, reused: bool) -> dict:
+    # A reused fit is the stored fit of identical training rows, settings and code (models/fit_cache.py).
+    return {"fit": "reused: same simulated train rows, settings and code" if reused else "trained",
+            "train_seconds": round(member.train_seconds, 3)}
+
+
 @dg.asset(group_name=GROUP, kinds={"sklearn"})
-def gradient_boosting_models(gold_dataset) -> dg.Output:
+def gradient_boosting_models(storage: RexaiStorage, gold_dataset) -> dg.Output:
     """Histogram gradient boosting, one model per target on its labelled train rows, label-source weighted."""
     from rexai_assets.models.ensemble import train_boosting
 
-    member = train_boosting(gold_dataset, _config())
-    return dg.Output(member, metadata={"train_seconds": round(member.train_seconds, 3),
-                                       "targets": ", ".join(member.target_names)})
+    member, reused = train_boosting(gold_dataset, _config(), _fit_cache(storage))
+    return dg.Output(member, metadata={**_fit_metadata(member, reused), "targets": ", ".join(member.target_names)})
 
 
 @dg.asset(group_name=GROUP, kinds={"torch"})
-def tab_transformer(gold_dataset) -> dg.Output:
+def tab_transformer(storage: RexaiStorage, gold_dataset) -> dg.Output:
     """Small CPU TabTransformer (feature tokens, 2 encoder layers), masked and weighted loss; None when disabled."""
     from rexai_assets.models.ensemble import train_tab_transformer
+    from rexai_assets.models.fit_cache import unselected_skip
 
-    member = train_tab_transformer(gold_dataset, _config())
+    cfg = _config()
+    skipped = unselected_skip(_fit_cache(storage), "tab_transformer", _selection_basis(gold_dataset, cfg),
+                              cfg.ensemble.recheck_unselected_after)
+    if skipped:
+        return dg.Output(None, metadata={"enabled": True, "fit": skipped})
+    member, reused = train_tab_transformer(gold_dataset, cfg, _fit_cache(storage))
     if member is None:
         return dg.Output(None, metadata={"enabled": False})
-    return dg.Output(member, metadata={"enabled": True, "train_seconds": round(member.train_seconds, 3),
+    return dg.Output(member, metadata={"enabled": True, **_fit_metadata(member, reused),
                                        "final_train_loss": float(member.history[-1]) if member.history else float("nan")})
 
 
@@ -54,12 +75,17 @@ def rexai_regressor(context: dg.AssetExecutionContext, storage: RexaiStorage, ml
                     gradient_boosting_models, tab_transformer, recipe_autoencoder) -> dg.Output:
     """Served ensemble (forest + chosen members) with conformal 95 % intervals, tracked in MLflow, registered as challenger."""
     from rexai_assets.models.ensemble import assemble_ensemble, train_forest
+    from rexai_assets.models.fit_cache import record_selection
     from rexai_assets.models.tracking import track_and_register
 
     cfg = _config()
-    forest = train_forest(gold_dataset, cfg)
+    forest, forest_reused = train_forest(gold_dataset, cfg, _fit_cache(storage))
     ensemble = assemble_ensemble(gold_dataset, forest, gradient_boosting_models, tab_transformer,
                                  recipe_autoencoder, cfg)
+    record_selection(_fit_cache(storage), ensemble.weights,
+                     [name for name, m in (("forest", forest), ("boosting", gradient_boosting_models),
+                                           ("tab_transformer", tab_transformer)) if m is not None],
+                     _selection_basis(gold_dataset, cfg))
     record = track_and_register(ensemble, mlflow, storage.layout.models, cfg, dagster_run_id=context.run_id)
     meta = ensemble.metadata
     context.log.info(f"registered {record.registered_model} version {record.version} as {record.alias}")
@@ -73,6 +99,7 @@ def rexai_regressor(context: dg.AssetExecutionContext, storage: RexaiStorage, ml
         "feature_order_hash": meta["feature_order_hash"],
         "trained_on": meta["trained_on"],
         "training_seconds": round(meta["training_seconds_total"], 3),
+        "forest_fit": _fit_metadata(forest, forest_reused)["fit"],
         "weights": dg.MetadataValue.json(ensemble.weights),
         "tab_transformer_used": dg.MetadataValue.json(meta["tab_transformer_used"]),
         "coverage": dg.MetadataValue.json(meta["coverage"]),

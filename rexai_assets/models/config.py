@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import Field
+
 from rexai_assets import settings
 from rexai_assets.models.correction import CorrectionConfig
 
@@ -55,6 +57,7 @@ class AutoencoderConfig(settings.StrictModel):
 class EnsembleConfig(settings.StrictModel):
     candidates: tuple[Literal["forest", "boosting", "tab_transformer"], ...] = MEMBERS
     method: Literal["inverse_mae", "nnls"] = "inverse_mae"
+    recheck_unselected_after: int = Field(3, ge=0)
 
 
 class HeuristicInterval(settings.StrictModel):

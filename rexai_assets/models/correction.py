@@ -97,15 +97,14 @@ def _predict(model: object, X: np.ndarray, prior: np.ndarray) -> np.ndarray:
 def _fit(X: np.ndarray, residual: np.ndarray, prior: np.ndarray, W: np.ndarray, cfg: CorrectionConfig,
          seed: int) -> object:
     from sklearn.ensemble import HistGradientBoostingRegressor
-    from threadpoolctl import threadpool_limits
+
+    from rexai_assets.models.boosting import fit_histogram_boosting
 
     model = HistGradientBoostingRegressor(
         max_iter=cfg.max_iter, learning_rate=cfg.learning_rate, max_leaf_nodes=cfg.max_leaf_nodes,
         min_samples_leaf=min(cfg.min_samples_leaf, max(2, len(X) // 10)), l2_regularization=cfg.l2_regularization,
         early_stopping=False, random_state=seed)
-    with threadpool_limits(limits=1, user_api="openmp"):
-        model.fit(np.column_stack([X, prior]), residual, sample_weight=W)
-    return model
+    return fit_histogram_boosting(model, np.column_stack([X, prior]), residual, W)
 
 
 def fold_of(groups: np.ndarray, folds: int, seed: int) -> np.ndarray:

@@ -293,27 +293,45 @@ def training_inputs(gold: Any) -> dict[str, np.ndarray]:
             "x_std": np.asarray(pd.Series(gold.norm_std).reindex(names), dtype=float)}
 
 
-def train_forest(gold: Any, cfg: ModelsConfig) -> ForestMember:
+def _fit_member(member: str, data: dict[str, np.ndarray], settings: Any, cfg: ModelsConfig, modules: Sequence[str],
+                cache_dir: Path | None, fit: Callable[[], Any]) -> tuple[Any, bool]:
+    """`fit()`, or the stored fit of the same training rows, settings, seed, threads and code (models/fit_cache.py)."""
+    from rexai_assets.models.fit_cache import cached_fit, fit_key
+
+    key = fit_key(member, {"settings": settings.model_dump(mode="json"), "seed": cfg.seed,
+                           "threads": cfg.threads_for(member)}, [data["X"], data["Y"], data["W"]], modules)
+    return cached_fit(cache_dir, member, key, fit)
+
+
+def train_forest(gold: Any, cfg: ModelsConfig, cache_dir: Path | None = None) -> tuple[ForestMember, bool]:
+    """The forest member and whether it was a stored fit (see _fit_member)."""
     data = training_inputs(gold)
-    return fit_forest(data["X"], data["Y"], data["W"], tuple(gold.target_names), cfg.forest, cfg.seed,
-                      cfg.threads_for("forest"))
+    return _fit_member("forest", data, cfg.forest, cfg, ["rexai_assets.models.forest"], cache_dir, lambda: fit_forest(
+        data["X"], data["Y"], data["W"], tuple(gold.target_names), cfg.forest, cfg.seed, cfg.threads_for("forest")))
 
 
-def train_boosting(gold: Any, cfg: ModelsConfig) -> BoostingMember:
+def train_boosting(gold: Any, cfg: ModelsConfig, cache_dir: Path | None = None) -> tuple[BoostingMember, bool]:
+    """The boosting member and whether it was a stored fit (see _fit_member)."""
     data = training_inputs(gold)
-    return fit_boosting(data["X"], data["Y"], data["W"], tuple(gold.target_names), cfg.boosting, cfg.seed,
-                        cfg.threads_for("boosting"))
+    return _fit_member("boosting", data, cfg.boosting, cfg, ["rexai_assets.models.boosting", "rexai_assets.models.forest"],
+                       cache_dir, lambda: fit_boosting(data["X"], data["Y"], data["W"], tuple(gold.target_names),
+                                                       cfg.boosting, cfg.seed, cfg.threads_for("boosting")))
 
 
-def train_tab_transformer(gold: Any, cfg: ModelsConfig) -> Any | None:
-    """The TabTransformer member, or None when disabled in config."""
+def train_tab_transformer(gold: Any, cfg: ModelsConfig, cache_dir: Path | None = None) -> tuple[Any | None, bool]:
+    """The TabTransformer member (None when disabled in config) and whether it was a stored fit.
+
+    Like the other prior members it sees simulated train rows only, standardised by their own statistics,
+    so measurements landing leave its inputs, and its fit, unchanged."""
     if not cfg.tab_transformer.enabled or "tab_transformer" not in cfg.ensemble.candidates:
-        return None
+        return None, False
     from rexai_assets.models.torch_models import fit_tab_transformer
 
     data = training_inputs(gold)
-    return fit_tab_transformer(data["X"], data["Y"], data["W"], tuple(gold.target_names), cfg.tab_transformer,
-                               cfg.seed, cfg.threads_for("tab_transformer"), x_mean=data["x_mean"], x_std=data["x_std"])
+    return _fit_member("tab_transformer", data, cfg.tab_transformer, cfg, ["rexai_assets.models.torch_models"],
+                       cache_dir, lambda: fit_tab_transformer(data["X"], data["Y"], data["W"], tuple(gold.target_names),
+                                                              cfg.tab_transformer, cfg.seed,
+                                                              cfg.threads_for("tab_transformer")))
 
 
 def train_autoencoder(gold: Any, cfg: ModelsConfig) -> Any:
@@ -609,8 +627,8 @@ def evaluate(ensemble: TrainedEnsemble, gold: Any, candidates: Mapping[str, Any]
 def train_ensemble(gold: Any, cfg: ModelsConfig | None = None, heuristic: Heuristic | None = None) -> TrainedEnsemble:
     """Every member, then the ensemble: what the assets do, in one call (tests, benchmark)."""
     cfg = cfg or models_config()
-    forest = train_forest(gold, cfg)
-    boosting = train_boosting(gold, cfg) if "boosting" in cfg.ensemble.candidates else None
-    tab_transformer = train_tab_transformer(gold, cfg)
+    forest, _ = train_forest(gold, cfg)
+    boosting = train_boosting(gold, cfg)[0] if "boosting" in cfg.ensemble.candidates else None
+    tab_transformer, _ = train_tab_transformer(gold, cfg)
     autoencoder = train_autoencoder(gold, cfg)
     return assemble_ensemble(gold, forest, boosting, tab_transformer, autoencoder, cfg, heuristic)

@@ -34,7 +34,7 @@ import pandas as pd
 from rexai_assets.hashing import sha256_bytes
 from rexai_assets.ingestion_log import RejectedRow, append_rejections
 from rexai_assets.observations.records import (EXPERIMENT, EXPERIMENTS_START_DATE, FEEDBACK, LAYER, RecordFormatError,
-                                               RecordKind, check_columns, inbox_frame)
+                                               RecordKind, check_columns, inbox_frame, measured_row_count)
 from rexai_assets.paths import DataLayout
 
 EXPERIMENT_FILE_RE = re.compile(r"^experiments_(\d{4})(\d{2})(\d{2}).*\.parquet$")
@@ -54,6 +54,7 @@ class InboxFile:
     partition_key: str
     sha256: str
     rows: int
+    labelled: int = 0  # rows with at least one measured target: what the retrain policy counts once ingested
 
     @property
     def name(self) -> str:
@@ -258,7 +259,7 @@ def _read_entry(path: Path, kind: RecordKind, key: str, layout: DataLayout, reje
     except UnreadableFile as exc:
         reject(path, str(exc).split(": ", 1)[-1])
         return None
-    return InboxFile(kind.name, path, key, sha, len(frame))
+    return InboxFile(kind.name, path, key, sha, len(frame), measured_row_count(frame, kind))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -342,6 +342,21 @@ def _measurements(value: Any) -> tuple[dict, dict[str, float]]:
     return readings, targets
 
 
+def measured_row_count(frame: pd.DataFrame, kind: RecordKind) -> int:
+    """Rows of an inbox file with at least one valid target reading: the labelled rows the retrain policy
+    counts once they are ingested (a row the ingestion rejects for another reason is counted here)."""
+    if kind.name != EXPERIMENT.name:
+        present = [t for t in TARGETS if t in frame.columns]
+        return int(frame[present].notna().any(axis=1).sum()) if present else 0
+    count = 0
+    for value in frame["raw_measurements"] if "raw_measurements" in frame.columns else []:
+        try:
+            count += bool(_measurements(value)[1])
+        except ValueError:
+            continue  # the ingestion rejects this row with its reason
+    return count
+
+
 def _content_key(record: Mapping[str, Any]) -> str:
     return sha256_json({k: (v.isoformat() if isinstance(v, pd.Timestamp) else v) for k, v in record.items()
                         if k != "source_row" and not is_missing(v)})
