@@ -138,6 +138,14 @@ def test_the_adapter_serves_its_own_habitat_on_its_own_base(platform):
     assert scorer.version == platform.shared.version and set(adapted) == set(shared)
     changed = [t for t in adapted if not np.allclose(adapted[t]["value"], shared[t]["value"])]
     assert changed == [t for t in platform.outcomes["jezero"].adapted_targets]
+    # calibrated_on says which regime serves each target: the habitat's rows where its adapter calibrated the
+    # interval (adapted, or re-calibrated because the shared interval under-covered the habitat), else the shared.
+    sources = platform.outcomes["jezero"].interval_sources
+    assert set(sources) == set(shared) and set(sources.values()) <= {"adapter", "shared_residuals", "shared"}
+    assert {t for t, s in sources.items() if s == "adapter"} == set(changed)
+    assert scorer.calibrated_on == {**(platform.shared.calibrated_on or {}),
+                                    **{t: "habitat" for t, s in sources.items() if s != "shared"}}
+    assert all(np.array_equal(adapted[t]["hi"], shared[t]["hi"]) for t, s in sources.items() if s == "shared")
     # Without a habitat the shared model answers, unchanged.
     assert for_habitat(platform.shared, None, platform.data.tracking_uri, platform.data.models) == (platform.shared, None)
 

@@ -32,6 +32,8 @@ class HabitatOutcome:
     base_model_version: str | None = None
     base_model_hash: str | None = None
     adapted_targets: list[str] = field(default_factory=list)
+    # per target, what serves its interval under the adapter (models/adapters.py `interval_sources`)
+    interval_sources: dict[str, str] = field(default_factory=dict)
     criteria: list = field(default_factory=list)
 
     def document(self) -> dict:
@@ -71,7 +73,8 @@ def make_proposal(habitat: str, version: str, adapter: Any, decision: Any, datas
         criteria=[c.__dict__ for c in decision.criteria],
         deltas={**decision.deltas, "deciding_slices": decision.deciding_slices},
         lineage={"dataset_hash": dataset_hash, "adapter_hash": adapter.model_hash,
-                 "adapted_targets": list(adapter.adapted)}, trigger=trigger, dagster_run_id=run_id)
+                 "adapted_targets": list(adapter.adapted), "interval_sources": adapter.interval_sources()},
+        trigger=trigger, dagster_run_id=run_id)
 
 
 def record_decision(proposal: HabitatProposal, client: Any, connect: Connect, mode: str) -> str | None:
@@ -141,6 +144,6 @@ def run_habitat(habitat: str, gold: Any, mlflow: Any, connect: Connect, models_d
         outcome.adapter_version, outcome.recommendation, outcome.status = version, proposal.recommendation, proposal.status
         outcome.proposal_id, outcome.criteria = proposal.proposal_id, proposal.criteria
         outcome.base_model_version, outcome.base_model_hash = base.version, base.identity.model_hash
-        outcome.adapted_targets = list(adapter.adapted)
+        outcome.adapted_targets, outcome.interval_sources = list(adapter.adapted), adapter.interval_sources()
     write_status(models_dir, outcome)
     return outcome
