@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
+
+from rexai_assets import inference_log
 
 from rexai_assets.models.adapters import (BASE_HASH_TAG, CHAMPION, HABITAT_TAG, HASH_TAG, AdapterRefused,
                                           for_habitat, registered_name)
@@ -198,6 +201,11 @@ def test_cli_predict_with_habitat(platform, tmp_path, capsys):
     assert note["adapter_version"] is None and note["adapter_note"] == "no adapter: 0 of 50 measured rows"
     assert main(["predict", str(path), "--json"]) == 0
     assert "habitat" not in json.loads(capsys.readouterr().out)[0]
+    # The inference log records which adapter served (None where the shared model answered, asked or not).
+    logged = [pd.read_parquet(f)[["habitat", "adapter_version", "model_version"]].astype(object).where(
+        lambda x: x.notna(), None).values.tolist() for f in inference_log.pending_files(platform.data.inference_log)]
+    assert sorted(logged, key=str) == sorted([[["jezero", "1", "1"]] * 2, [[None, None, "1"]] * 2,
+                                              [[None, None, "1"]] * 2], key=str)
     platform.client().set_model_version_tag(registered_name("jezero"), "1", HABITAT_TAG, "utopia")
     assert main(["predict", str(path), "--habitat", "jezero"]) == 0
     assert "habitat jezero: shared model (adapter v1 of rexai-habitat-jezero is tagged" in capsys.readouterr().out

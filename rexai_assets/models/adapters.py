@@ -418,20 +418,22 @@ def resolve_adapter(habitat: str, base_model: Any, tracking: Any, models_dir: Pa
     return adapter, AdapterDecision(habitat, str(version))
 
 
-def adapted_scorer(base: Any, adapter: HabitatAdapter) -> Any:
-    """A `Scorer` (models/scorer.py) that predicts with `base` and applies `adapter` on top."""
+def adapted_scorer(base: Any, adapter: HabitatAdapter, version: str | None = None) -> Any:
+    """A `Scorer` (models/scorer.py) that predicts with `base` and applies `adapter` (registered `version`) on
+    top; it records which adapter serves (the inference log reads it)."""
     def predict(X: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
         return adapter.apply(X, base.predict_fn(X))
 
-    return dataclasses.replace(base, predict_fn=predict, calibrated_on=adapter.calibrated_on(base.calibrated_on))
+    return dataclasses.replace(base, predict_fn=predict, calibrated_on=adapter.calibrated_on(base.calibrated_on),
+                               habitat=adapter.habitat, adapter_version=version)
 
 
 class AdaptedModel:
     """A loaded shared ensemble with an adapter on its served values (planning scores pools with the model
     itself: `predict_with_members`); every other attribute is the base's."""
 
-    def __init__(self, base: Any, adapter: HabitatAdapter):
-        self._base, self.adapter = base, adapter
+    def __init__(self, base: Any, adapter: HabitatAdapter, version: str | None = None):
+        self._base, self.adapter, self.adapter_version = base, adapter, version
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._base, name)
@@ -453,4 +455,4 @@ def for_habitat(base: Any, habitat: str | None, tracking: Any, models_dir: Path 
     adapter, decision = resolve_adapter(habitat, base, tracking, models_dir)
     if decision.refused and strict:
         raise AdapterRefused(decision.note)
-    return (base if adapter is None else wrap(base, adapter)), decision
+    return (base if adapter is None else wrap(base, adapter, decision.adapter_version)), decision

@@ -46,6 +46,8 @@ class Scorer:
     coverage_target: float = DEFAULT_COVERAGE   # nominal level of the lo/hi intervals
     model_hash: str | None = None               # artefact hash of the model (None for the heuristic)
     feature_order_hash: str | None = None       # the feature contract the model was trained on
+    habitat: str | None = None                  # the habitat whose adapter is applied (models/adapters.py)
+    adapter_version: str | None = None          # that adapter's registered version; None: the shared model
 
     def predict(self, X: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
         X = np.asarray(X, dtype=np.float64)
@@ -242,11 +244,13 @@ def load_model(mlflow: Any = None, alias: str = "champion") -> tuple[Any, str] |
 
 
 def model_identity(scorer: Scorer) -> dict[str, str | None]:
-    """What the inference log records about the model behind a scorer."""
+    """What the inference log records about the model behind a scorer: the shared model, and the habitat
+    adapter applied on it (None, None when the shared model answered)."""
     from rexai_assets.gold.contract import feature_order_hash
 
     return {"model_source": scorer.source, "model_version": scorer.version, "model_hash": scorer.model_hash,
-            "feature_order_hash": scorer.feature_order_hash or feature_order_hash()}
+            "feature_order_hash": scorer.feature_order_hash or feature_order_hash(),
+            "habitat": scorer.habitat, "adapter_version": scorer.adapter_version}
 
 
 def log_served(folder: Path, command: str, scorer: Scorer, served: Sequence[Any], preset: str | None,
