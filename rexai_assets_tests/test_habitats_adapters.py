@@ -214,3 +214,80 @@ def test_cli_predict_with_habitat(platform, tmp_path, capsys):
     assert err.startswith("rexai predict: --strict: adapter v1") and "\n" not in err
     assert main(["predict", str(path), "--habitat", "nowhere"]) == 1
     assert "unknown habitat 'nowhere'" in capsys.readouterr().err
+
+
+def pending_copy(platform: Platform, habitat: str, **changes: Any) -> str:
+    """A REVIEW proposal waiting for a person, for the habitat's registered adapter v1 (stored as the gate
+    stores one in `mode: manual`: the proposal and its `propose` audit row)."""
+    from rexai_assets.habitats.service import record_decision
+    from rexai_assets.habitats.store import PENDING, HabitatProposal, habitat_proposals, new_proposal_id
+
+    with platform.connect() as con:
+        row = habitat_proposals(con, habitat).iloc[0].to_dict()
+    proposal = HabitatProposal(**{**{k: row[k] for k in HabitatProposal.__dataclass_fields__},
+                                  "proposal_id": new_proposal_id(habitat, "1"), "adapter_version": "1",
+                                  "recommendation": "REVIEW", "status": PENDING,
+                                  "criteria": [{"name": "rigidity no regression", "passed": True, "detail": "ok"}],
+                                  "deltas": {}, "lineage": {"adapted_targets": ["rigidity"]}, **changes})
+    record_decision(proposal, platform.client(), platform.connect, "manual")
+    return proposal.proposal_id
+
+
+def test_second_vote_on_a_habitat_adapter_proposal(platform, capsys, monkeypatch):
+    from rexai_assets.cli import main
+    from rexai_assets.habitats import store
+    from rexai_assets.habitats.service import read_status, write_status_document
+    from rexai_assets.models.registry import get_alias_version
+
+    client, name = platform.client(), registered_name("gale")
+    if get_alias_version(client, CHAMPION, name) is not None:
+        client.delete_registered_model_alias(name, CHAMPION)
+    declined, approved, stale = (pending_copy(platform, "gale"), pending_copy(platform, "gale"),
+                                 pending_copy(platform, "gale", base_model_version="7"))
+    write_status_document(platform.data.models, "gale", {**read_status(platform.data.models, "gale"),
+                                                          "proposal_id": approved})
+    assert main(["proposals", "--pending"]) == 0
+    listed = capsys.readouterr().out
+    assert "habitat adapters:" in listed and all(p in listed for p in (declined, approved, stale))
+    assert main(["proposals", "show", approved]) == 0
+    assert f"rexai approve {approved} --reviewer NAME" in capsys.readouterr().out
+
+    assert main(["approve", declined, "--reviewer", "ana", "--reject", "--notes", "too few rows"]) == 0
+    assert capsys.readouterr().out.strip() == f"{declined}: declined by ana; {name} champion stays v-"
+    assert get_alias_version(client, CHAMPION, name) is None
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("warehouse down")
+
+    with monkeypatch.context() as patch:                  # recording fails: the alias moves back
+        patch.setattr(store, "append_audit", broken)
+        with pytest.raises(RuntimeError):
+            main(["approve", approved, "--reviewer", "ana"])
+    assert get_alias_version(client, CHAMPION, name) is None
+
+    assert main(["approve", approved, "--reviewer", "ana"]) == 0
+    assert capsys.readouterr().out.strip() == f"{approved}: approved by ana; {name} champion v- -> v1 (on shared v1)"
+    assert get_alias_version(client, CHAMPION, name) == "1"
+    assert read_status(platform.data.models, "gale")["note"] == "adapter v1 (on shared v1) approved by ana"
+    _, decision = for_habitat(platform.shared, "gale", platform.data.tracking_uri, platform.data.models)
+    assert decision.adapter_version == "1"               # serving applies it now
+
+    for argv, reason in (([approved, "--reviewer", "ana"], f"proposal {approved} is PROMOTED, not PENDING_APPROVAL"),
+                         ([stale, "--reviewer", "ana"], "the shared champion changed since proposal"),
+                         ([stale, "--reviewer", " "], "a reviewer name is required"),
+                         ([stale, "--reviewer", "ana", "--request-tests", "3"], "--request-tests plans experiments"),
+                         (["HP-nowhere", "--reviewer", "ana"], "no proposal 'HP-nowhere'")):
+        assert main(["approve", *argv]) == 1
+        err = capsys.readouterr().err.strip()
+        assert reason in err and "\n" not in err
+    with platform.connect() as con:
+        audit, proposals = store.habitat_audit(con, "gale"), store.habitat_proposals(con, "gale")
+    steps = {p: audit.loc[audit["proposal_id"] == p, ["action", "reviewer", "notes"]].values.tolist()
+             for p in (declined, approved, stale)}
+    assert steps[declined] == [["propose", "policy:auto", "REVIEW by the habitat gate"], ["decline", "ana", "too few rows"]]
+    assert steps[approved] == [["propose", "policy:auto", "REVIEW by the habitat gate"], ["approve", "ana", None]]
+    assert [a for a, _, _ in steps[stale]] == ["propose"]
+    assert dict(zip(proposals["proposal_id"], proposals["status"]))[declined] == "DECLINED"
+    with platform.connect() as con:                        # the shared model's tables hold nothing of this
+        assert [con.execute(f"SELECT count(*) FROM registry.{t}").fetchone()[0]
+                for t in ("approval_audit_log", "promotion_proposals")] == [0, 0]
