@@ -10,7 +10,13 @@ deletes the files only after the commit; an unreadable file is moved to `quarant
 
 One row per (call, recipe): when, which command, the model (source, version, model_hash,
 feature_order_hash), the recipe (id, content key, content hash), the prediction and interval per target,
-the preset if any, and the call's latency. No Dagster, no heavy import: pandas and pyarrow only.
+the preset if any, the call's latency, and the habitat adapter that served (`habitat`, `adapter_version`;
+both None when the shared model answered, with or without `--habitat`). No Dagster, no heavy import: pandas
+and pyarrow only.
+
+Migration: the two adapter columns came last, after `latency_ms`. Files written before them compact with
+NULLs there, a warehouse table made before them gains them at the next compaction (`ensure_table`), and
+`read_log` returns every column of `COLUMNS` whatever the table holds.
 """
 
 from __future__ import annotations
@@ -27,15 +33,19 @@ from rexai_assets.contract import TARGETS
 TABLE = "registry.inference_log"
 PREFIX = "inference_"
 IDENTITY_COLUMNS = ("model_source", "model_version", "model_hash", "feature_order_hash")
+# Which habitat adapter served the call (None: the shared model answered); optional in `identity`.
+ADAPTER_COLUMNS = ("habitat", "adapter_version")
+NUMBER_COLUMNS = (*(f"{t}{s}" for t in TARGETS for s in ("", "_lo", "_hi")), "latency_ms")
 COLUMNS = ("entry_id", "call_id", "logged_at", "command", *IDENTITY_COLUMNS, "preset", "position", "recipe_id",
-           "recipe_key", "recipe_hash", *(f"{t}{s}" for t in TARGETS for s in ("", "_lo", "_hi")), "latency_ms")
+           "recipe_key", "recipe_hash", *NUMBER_COLUMNS, *ADAPTER_COLUMNS)
 TARGET_DDL = ", ".join(f"{t}{s} DOUBLE" for t in TARGETS for s in ("", "_lo", "_hi"))
 DDL = f"""CREATE SCHEMA IF NOT EXISTS registry;
 CREATE TABLE IF NOT EXISTS {TABLE} (
     entry_id VARCHAR PRIMARY KEY, call_id VARCHAR NOT NULL, logged_at TIMESTAMP NOT NULL, command VARCHAR NOT NULL,
     model_source VARCHAR, model_version VARCHAR, model_hash VARCHAR, feature_order_hash VARCHAR, preset VARCHAR,
     position INTEGER, recipe_id VARCHAR, recipe_key VARCHAR NOT NULL, recipe_hash VARCHAR NOT NULL, {TARGET_DDL},
-    latency_ms DOUBLE)"""
+    latency_ms DOUBLE, habitat VARCHAR, adapter_version VARCHAR);
+{"".join(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {c} VARCHAR;" for c in ADAPTER_COLUMNS)}"""
 
 
 @dataclass(frozen=True)
@@ -60,13 +70,14 @@ def served_from_spec(spec: str | Mapping[str, Any], prediction: Mapping[str, Map
 
 def entries(command: str, identity: Mapping[str, Any], served: Iterable[Served], preset: str | None,
             latency_ms: float, now: datetime | None = None) -> list[dict[str, Any]]:
-    """The log rows of one call (`identity`: model_source, model_version, model_hash, feature_order_hash)."""
+    """The log rows of one call (`identity`: model_source, model_version, model_hash, feature_order_hash, and
+    habitat / adapter_version when an adapter served)."""
     call_id = uuid.uuid4().hex
     logged_at = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
     rows = []
     for position, item in enumerate(served):
         row = {"entry_id": f"{call_id}-{position}", "call_id": call_id, "logged_at": logged_at, "command": command,
-               **{k: (None if identity.get(k) is None else str(identity[k])) for k in IDENTITY_COLUMNS},
+               **{k: (None if identity.get(k) is None else str(identity[k])) for k in IDENTITY_COLUMNS + ADAPTER_COLUMNS},
                "preset": preset, "position": position, "recipe_id": item.recipe_id, "recipe_key": item.recipe_key,
                "recipe_hash": item.recipe_hash, "latency_ms": float(latency_ms)}
         for target in TARGETS:
@@ -83,8 +94,17 @@ def frame(rows: list[dict[str, Any]]) -> Any:
     out = pd.DataFrame(rows, columns=list(COLUMNS))
     out["logged_at"] = pd.to_datetime(out["logged_at"]).astype("datetime64[us]")
     out["position"] = out["position"].astype("int32")
-    for column in COLUMNS[COLUMNS.index("recipe_hash") + 1:]:
+    for column in NUMBER_COLUMNS:
         out[column] = out[column].astype("float64")
+    return with_adapter_columns(out)
+
+
+def with_adapter_columns(frame: Any) -> Any:
+    """`frame` with the adapter columns as text or None (absent in files and tables older than them)."""
+    out = frame.copy()
+    for column in ADAPTER_COLUMNS:
+        values = out[column] if column in out.columns else None
+        out[column] = None if values is None else values.astype(object).where(values.notna(), None)
     return out
 
 
@@ -125,7 +145,7 @@ def compact(con: Any, folder: Path, quarantine: Path) -> int:
     frames, done = [], []
     for path in pending_files(folder):
         try:
-            frames.append(pd.read_parquet(path).reindex(columns=list(COLUMNS)))
+            frames.append(with_adapter_columns(pd.read_parquet(path)).reindex(columns=list(COLUMNS)))
             done.append(path)
         except FileNotFoundError:
             continue  # compacted by another run meanwhile
@@ -134,12 +154,13 @@ def compact(con: Any, folder: Path, quarantine: Path) -> int:
             os.replace(path, quarantine / path.name)
     if not frames:
         return 0
-    incoming = pd.concat(frames, ignore_index=True)
+    incoming = with_adapter_columns(pd.concat(frames, ignore_index=True))
     before = con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
+    columns = ", ".join(COLUMNS)   # by name: a table older than the adapter columns has them last, as here
     with transaction(con):
         con.register("_inference", incoming)
         try:
-            con.execute(f"INSERT INTO {TABLE} SELECT DISTINCT ON (entry_id) * FROM _inference "
+            con.execute(f"INSERT INTO {TABLE} ({columns}) SELECT DISTINCT ON (entry_id) {columns} FROM _inference "
                         f"WHERE entry_id NOT IN (SELECT entry_id FROM {TABLE})")
         finally:
             con.unregister("_inference")
@@ -150,10 +171,11 @@ def compact(con: Any, folder: Path, quarantine: Path) -> int:
 
 def read_log(con: Any, recipe_keys: list[str] | None = None) -> Any:
     """`registry.inference_log`, or its entries for `recipe_keys` (empty, with its columns, while nothing
-    was compacted)."""
+    was compacted; the adapter columns None where a table older than them has none)."""
     from rexai_assets.warehouse import table_exists
 
     if not table_exists(con, "registry", "inference_log") or recipe_keys == []:
         return frame([])
     where, params = ("WHERE list_contains(?, recipe_key) ", [recipe_keys]) if recipe_keys is not None else ("", [])
-    return con.execute(f"SELECT * FROM {TABLE} {where}ORDER BY logged_at, entry_id", params).df()
+    found = con.execute(f"SELECT * FROM {TABLE} {where}ORDER BY logged_at, entry_id", params).df()
+    return with_adapter_columns(found)[list(COLUMNS)]

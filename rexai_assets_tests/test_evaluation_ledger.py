@@ -41,9 +41,10 @@ def observation(oid: str, spec: str, when: str, **targets: float) -> dict:
             **{t: targets.get(t, np.nan) for t in TARGETS}, "environment": "lab", "verdict": "pass", "habitat": None}
 
 
-def log_entry(entry: str, key: str, version: str | None, when: str, value: float) -> dict:
+def log_entry(entry: str, key: str, version: str | None, when: str, value: float, adapter: str | None = None) -> dict:
     return {"entry_id": entry, "recipe_key": key, "model_version": version, "logged_at": T(when),
-            **{f"{t}{s}": value + d for t in TARGETS for s, d in (("", 0.0), ("_lo", -0.1), ("_hi", 0.1))}}
+            **{f"{t}{s}": value + d for t in TARGETS for s, d in (("", 0.0), ("_lo", -0.1), ("_hi", 0.1))},
+            "habitat": None if adapter is None else "jezero", "adapter_version": adapter}
 
 
 class FakePredictor:
@@ -64,6 +65,7 @@ def test_served_prediction_of_the_champion_of_that_moment_else_computed():
                         observation("E3", SPEC_A, "2025-12-01", tightness=0.9)])     # no champion yet: heuristic
     log = pd.DataFrame([log_entry("old", KEY_A, "2", "2026-01-11", 0.4), log_entry("new", KEY_A, "2", "2026-01-11T12", 0.5),
                         log_entry("other-version", KEY_A, "1", "2026-01-11T18", 0.9),
+                        log_entry("adapted", KEY_A, "2", "2026-01-11T20", 0.7, adapter="4"),  # jezero's adapter on v2
                         log_entry("late", KEY_B, "2", "2026-01-13", 0.9)])
     predict = FakePredictor()
     rows = lg.ledger_rows(lg.long_measurements(obs), log, lg.champion_periods(audit()), predict, NOW)

@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
+
+from rexai_assets import inference_log
 
 from rexai_assets.models.adapters import (BASE_HASH_TAG, CHAMPION, HABITAT_TAG, HASH_TAG, AdapterRefused,
                                           for_habitat, registered_name)
@@ -138,6 +141,14 @@ def test_the_adapter_serves_its_own_habitat_on_its_own_base(platform):
     assert scorer.version == platform.shared.version and set(adapted) == set(shared)
     changed = [t for t in adapted if not np.allclose(adapted[t]["value"], shared[t]["value"])]
     assert changed == [t for t in platform.outcomes["jezero"].adapted_targets]
+    # calibrated_on says which regime serves each target: the habitat's rows where its adapter calibrated the
+    # interval (adapted, or re-calibrated because the shared interval under-covered the habitat), else the shared.
+    sources = platform.outcomes["jezero"].interval_sources
+    assert set(sources) == set(shared) and set(sources.values()) <= {"adapter", "shared_residuals", "shared"}
+    assert {t for t, s in sources.items() if s == "adapter"} == set(changed)
+    assert scorer.calibrated_on == {**(platform.shared.calibrated_on or {}),
+                                    **{t: "habitat" for t, s in sources.items() if s != "shared"}}
+    assert all(np.array_equal(adapted[t]["hi"], shared[t]["hi"]) for t, s in sources.items() if s == "shared")
     # Without a habitat the shared model answers, unchanged.
     assert for_habitat(platform.shared, None, platform.data.tracking_uri, platform.data.models) == (platform.shared, None)
 
@@ -190,6 +201,11 @@ def test_cli_predict_with_habitat(platform, tmp_path, capsys):
     assert note["adapter_version"] is None and note["adapter_note"] == "no adapter: 0 of 50 measured rows"
     assert main(["predict", str(path), "--json"]) == 0
     assert "habitat" not in json.loads(capsys.readouterr().out)[0]
+    # The inference log records which adapter served (None where the shared model answered, asked or not).
+    logged = [pd.read_parquet(f)[["habitat", "adapter_version", "model_version"]].astype(object).where(
+        lambda x: x.notna(), None).values.tolist() for f in inference_log.pending_files(platform.data.inference_log)]
+    assert sorted(logged, key=str) == sorted([[["jezero", "1", "1"]] * 2, [[None, None, "1"]] * 2,
+                                              [[None, None, "1"]] * 2], key=str)
     platform.client().set_model_version_tag(registered_name("jezero"), "1", HABITAT_TAG, "utopia")
     assert main(["predict", str(path), "--habitat", "jezero"]) == 0
     assert "habitat jezero: shared model (adapter v1 of rexai-habitat-jezero is tagged" in capsys.readouterr().out
@@ -198,3 +214,80 @@ def test_cli_predict_with_habitat(platform, tmp_path, capsys):
     assert err.startswith("rexai predict: --strict: adapter v1") and "\n" not in err
     assert main(["predict", str(path), "--habitat", "nowhere"]) == 1
     assert "unknown habitat 'nowhere'" in capsys.readouterr().err
+
+
+def pending_copy(platform: Platform, habitat: str, **changes: Any) -> str:
+    """A REVIEW proposal waiting for a person, for the habitat's registered adapter v1 (stored as the gate
+    stores one in `mode: manual`: the proposal and its `propose` audit row)."""
+    from rexai_assets.habitats.service import record_decision
+    from rexai_assets.habitats.store import PENDING, HabitatProposal, habitat_proposals, new_proposal_id
+
+    with platform.connect() as con:
+        row = habitat_proposals(con, habitat).iloc[0].to_dict()
+    proposal = HabitatProposal(**{**{k: row[k] for k in HabitatProposal.__dataclass_fields__},
+                                  "proposal_id": new_proposal_id(habitat, "1"), "adapter_version": "1",
+                                  "recommendation": "REVIEW", "status": PENDING,
+                                  "criteria": [{"name": "rigidity no regression", "passed": True, "detail": "ok"}],
+                                  "deltas": {}, "lineage": {"adapted_targets": ["rigidity"]}, **changes})
+    record_decision(proposal, platform.client(), platform.connect, "manual")
+    return proposal.proposal_id
+
+
+def test_second_vote_on_a_habitat_adapter_proposal(platform, capsys, monkeypatch):
+    from rexai_assets.cli import main
+    from rexai_assets.habitats import store
+    from rexai_assets.habitats.service import read_status, write_status_document
+    from rexai_assets.models.registry import get_alias_version
+
+    client, name = platform.client(), registered_name("gale")
+    if get_alias_version(client, CHAMPION, name) is not None:
+        client.delete_registered_model_alias(name, CHAMPION)
+    declined, approved, stale = (pending_copy(platform, "gale"), pending_copy(platform, "gale"),
+                                 pending_copy(platform, "gale", base_model_version="7"))
+    write_status_document(platform.data.models, "gale", {**read_status(platform.data.models, "gale"),
+                                                          "proposal_id": approved})
+    assert main(["proposals", "--pending"]) == 0
+    listed = capsys.readouterr().out
+    assert "habitat adapters:" in listed and all(p in listed for p in (declined, approved, stale))
+    assert main(["proposals", "show", approved]) == 0
+    assert f"rexai approve {approved} --reviewer NAME" in capsys.readouterr().out
+
+    assert main(["approve", declined, "--reviewer", "ana", "--reject", "--notes", "too few rows"]) == 0
+    assert capsys.readouterr().out.strip() == f"{declined}: declined by ana; {name} champion stays v-"
+    assert get_alias_version(client, CHAMPION, name) is None
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("warehouse down")
+
+    with monkeypatch.context() as patch:                  # recording fails: the alias moves back
+        patch.setattr(store, "append_audit", broken)
+        with pytest.raises(RuntimeError):
+            main(["approve", approved, "--reviewer", "ana"])
+    assert get_alias_version(client, CHAMPION, name) is None
+
+    assert main(["approve", approved, "--reviewer", "ana"]) == 0
+    assert capsys.readouterr().out.strip() == f"{approved}: approved by ana; {name} champion v- -> v1 (on shared v1)"
+    assert get_alias_version(client, CHAMPION, name) == "1"
+    assert read_status(platform.data.models, "gale")["note"] == "adapter v1 (on shared v1) approved by ana"
+    _, decision = for_habitat(platform.shared, "gale", platform.data.tracking_uri, platform.data.models)
+    assert decision.adapter_version == "1"               # serving applies it now
+
+    for argv, reason in (([approved, "--reviewer", "ana"], f"proposal {approved} is PROMOTED, not PENDING_APPROVAL"),
+                         ([stale, "--reviewer", "ana"], "the shared champion changed since proposal"),
+                         ([stale, "--reviewer", " "], "a reviewer name is required"),
+                         ([stale, "--reviewer", "ana", "--request-tests", "3"], "--request-tests plans experiments"),
+                         (["HP-nowhere", "--reviewer", "ana"], "no proposal 'HP-nowhere'")):
+        assert main(["approve", *argv]) == 1
+        err = capsys.readouterr().err.strip()
+        assert reason in err and "\n" not in err
+    with platform.connect() as con:
+        audit, proposals = store.habitat_audit(con, "gale"), store.habitat_proposals(con, "gale")
+    steps = {p: audit.loc[audit["proposal_id"] == p, ["action", "reviewer", "notes"]].values.tolist()
+             for p in (declined, approved, stale)}
+    assert steps[declined] == [["propose", "policy:auto", "REVIEW by the habitat gate"], ["decline", "ana", "too few rows"]]
+    assert steps[approved] == [["propose", "policy:auto", "REVIEW by the habitat gate"], ["approve", "ana", None]]
+    assert [a for a, _, _ in steps[stale]] == ["propose"]
+    assert dict(zip(proposals["proposal_id"], proposals["status"]))[declined] == "DECLINED"
+    with platform.connect() as con:                        # the shared model's tables hold nothing of this
+        assert [con.execute(f"SELECT count(*) FROM registry.{t}").fetchone()[0]
+                for t in ("approval_audit_log", "promotion_proposals")] == [0, 0]

@@ -34,7 +34,11 @@ def test_one_call_one_file_with_every_field(tmp_path):
     assert row["recipe_id"] == "foam" and row["recipe_key"].startswith("R-") and len(row["recipe_hash"]) == 64
     assert frame["recipe_hash"].nunique() == 2 and frame["call_id"].nunique() == 1
     assert (row["rigidity"], row["rigidity_lo"], row["crew_min_hi"]) == (0.5, 0.4, 0.6)
+    assert frame["habitat"].isna().all() and frame["adapter_version"].isna().all()  # the shared model answered
     assert inference_log.log_inference(tmp_path, "predict", IDENTITY, []) is None   # nothing served: no file
+    adapted = inference_log.log_inference(tmp_path, "predict", {**IDENTITY, "habitat": "gale", "adapter_version": 2},
+                                          served(1))
+    assert pd.read_parquet(adapted)[["habitat", "adapter_version"]].values.tolist() == [["gale", "2"]]
 
 
 def test_concurrent_calls_never_share_or_lose_a_file(tmp_path):
@@ -112,3 +116,23 @@ def test_reading_the_log_for_some_recipes(tmp_path):
     inference_log.compact(con, folder, tmp_path / "quarantine")
     assert inference_log.read_log(con, [items[1].recipe_key])["recipe_key"].tolist() == [items[1].recipe_key]
     assert inference_log.read_log(con, []).empty and len(inference_log.read_log(con)) == 3
+
+
+def test_a_log_table_made_before_the_adapter_columns_gains_them(tmp_path):
+    """Migration: an older table (no habitat / adapter_version) and older files compact with NULLs there."""
+    folder, quarantine = tmp_path / "inference", tmp_path / "quarantine"
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    old_columns = inference_log.COLUMNS[:-2]
+    con.execute(inference_log.DDL.split("latency_ms DOUBLE")[0] + "latency_ms DOUBLE)")
+    assert [r[0] for r in con.execute("DESCRIBE registry.inference_log").fetchall()] == list(old_columns)
+    old_file = inference_log.log_inference(folder, "predict", IDENTITY, served(1))
+    pd.read_parquet(old_file)[list(old_columns)].to_parquet(old_file, index=False)   # a file written before
+    inference_log.log_inference(folder, "predict", {**IDENTITY, "habitat": "jezero", "adapter_version": "3"},
+                                served(2))
+    assert inference_log.read_log(con)[["habitat", "adapter_version"]].empty      # read before: every column
+    assert inference_log.compact(con, folder, quarantine) == 3 and not quarantine.exists()
+    assert [r[0] for r in con.execute("DESCRIBE registry.inference_log").fetchall()] == list(inference_log.COLUMNS)
+    log = inference_log.read_log(con)
+    assert sorted(map(str, log["habitat"])) == ["None", "jezero", "jezero"]
+    assert log.loc[log["habitat"] == "jezero", "adapter_version"].tolist() == ["3", "3"]
+    assert log.loc[log["habitat"].isna(), "rigidity"].tolist() == [0.5]

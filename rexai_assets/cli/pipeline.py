@@ -14,6 +14,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     outcome = run_platform()
     for step in outcome.steps:
         print(step.line())
+    for line in outcome.habitats:   # an adapter REJECTED by its habitat gate is a decision, not a failure
+        print(line)
     for key, value in outcome.summary.items():
         print(f"{key}: {value}")
     if not outcome.success:

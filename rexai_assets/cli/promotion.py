@@ -1,4 +1,7 @@
-"""`rexai proposals` (`show ID`: cli/review.py), `rexai approve`, `rexai rollback`: the second vote (`rexai status` is in cli/status.py)."""
+"""`rexai proposals` (`show ID`: cli/review.py), `rexai approve`, `rexai rollback`: the second vote (`rexai status` is in cli/status.py).
+
+The shared model's proposals (`PR-…`) and the habitat adapters' (`HP-…`, habitats/vote.py) are listed and
+decided by the same commands; `--request-tests` and `rollback` are the shared model's only."""
 
 from __future__ import annotations
 
@@ -36,14 +39,32 @@ def cmd_proposals(args: argparse.Namespace) -> int:
         print("no proposals")
     for proposal in proposals:
         print(proposal.summary())
+    adapters = habitat_proposals(args.pending, args.limit)
+    if adapters:
+        print("habitat adapters:")
+    for proposal in adapters:
+        print(proposal.summary())
     return 0
+
+
+def habitat_proposals(pending: bool, limit: int) -> list:
+    """The habitat adapters' proposals, newest first (in text output, after the shared model's)."""
+    from rexai_assets.habitats.store import PENDING, fetch_habitat_proposals
+    from rexai_assets.habitats.vote import desk_from_resources
+
+    with desk_from_resources().connect() as con:
+        found = fetch_habitat_proposals(con)
+    return [p for p in found if not pending or p.status == PENDING][:limit]
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
     from rexai_assets.evaluation.promotion import PromotionError
+    from rexai_assets.habitats.store import is_habitat_proposal
 
     if args.request_tests is not None and args.request_tests < 1:
         raise CommandError("--request-tests needs at least 1 experiment")
+    if is_habitat_proposal(args.proposal_id):
+        return approve_habitat(args)
     try:
         if args.request_tests is not None:
             outcome = _desk().request_tests(args.proposal_id, args.reviewer, args.request_tests, notes=args.notes)
@@ -59,6 +80,29 @@ def cmd_approve(args: argparse.Namespace) -> int:
     else:
         print(f"{outcome.proposal.proposal_id}: approved by {args.reviewer}; champion v{outcome.champion_before or '-'}"
               f" -> v{outcome.champion_after}")
+    return 0
+
+
+def approve_habitat(args: argparse.Namespace) -> int:
+    """The second vote on a habitat adapter proposal (`HP-…`): approve, or `--reject`."""
+    from rexai_assets.evaluation.promotion import PromotionError
+    from rexai_assets.habitats.vote import desk_from_resources
+
+    if args.request_tests is not None:
+        raise CommandError("--request-tests plans experiments for the shared model; an adapter proposal is "
+                           "approved or rejected (--reject)")
+    try:
+        outcome = desk_from_resources().decide(args.proposal_id, args.reviewer, approve=not args.reject,
+                                               notes=args.notes)
+    except PromotionError as exc:
+        raise CommandError(str(exc)) from None
+    proposal = outcome.proposal
+    if outcome.action == "decline":
+        print(f"{proposal.proposal_id}: declined by {args.reviewer}; {proposal.registered_model} champion stays "
+              f"v{outcome.champion_after or '-'}")
+    else:
+        print(f"{proposal.proposal_id}: approved by {args.reviewer}; {proposal.registered_model} champion "
+              f"v{outcome.champion_before or '-'} -> v{outcome.champion_after} (on shared v{proposal.base_model_version})")
     return 0
 
 
@@ -81,7 +125,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     proposals.set_defaults(handler=cmd_proposals)
     add_show(proposals)
 
-    approve = subparsers.add_parser("approve", help="the second vote on a proposal (approve, or --reject)")
+    approve = subparsers.add_parser("approve", help="the second vote on a proposal (approve, or --reject); "
+                                    "PR-… the shared model's, HP-… a habitat adapter's")
     approve.add_argument("proposal_id")
     approve.add_argument("--reviewer", required=True)
     answer = approve.add_mutually_exclusive_group()

@@ -28,6 +28,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     from rexai_assets.evaluation.review import build_review_page, stored_measured_golden
     from rexai_assets.paths import layout
 
+    from rexai_assets.habitats.store import is_habitat_proposal
+
+    if is_habitat_proposal(args.proposal_id):
+        return show_habitat(args.proposal_id)
     desk = desk_from_resources()
     with desk.connect() as con:
         found = fetch_proposals(con, args.proposal_id, limit=1)
@@ -40,6 +44,28 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(page.text())
     for path in write_plots(desk.json_folder, proposal.proposal_id, page.plots):
         print(f"plot: {path}")
+    return 0
+
+
+def show_habitat(proposal_id: str) -> int:
+    """A habitat adapter proposal: its criteria on the habitat's golden slice, lineage and how to decide."""
+    from rexai_assets.habitats.store import PENDING, fetch_habitat_proposals
+    from rexai_assets.habitats.vote import desk_from_resources
+
+    with desk_from_resources().connect() as con:
+        found = fetch_habitat_proposals(con, proposal_id)
+    if not found:
+        raise CommandError(f"no proposal {proposal_id!r} (rexai proposals lists them)")
+    proposal = found[0]
+    print(proposal.summary())
+    print(f"habitat {proposal.habitat}: adapter v{proposal.adapter_version} against the shared champion "
+          f"v{proposal.base_model_version} alone, on the habitat's golden slice")
+    for criterion in proposal.criteria:
+        print(f"  {'PASS' if criterion['passed'] else 'FAIL'} {criterion['detail']}")
+    for key, value in sorted(proposal.lineage.items()):
+        print(f"  {key}: {value}")
+    if proposal.status == PENDING:
+        print(f"decide: rexai approve {proposal_id} --reviewer NAME [--reject] [--notes TEXT]")
     return 0
 
 

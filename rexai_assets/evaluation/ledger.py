@@ -5,7 +5,7 @@ the champion in production when the observation was made (`observed_at`: an expe
 a feedback's `submitted_at`) made for that recipe (same content key):
 
 - `inference_log`: the latest prediction that champion served for it (`registry.inference_log`) at or
-  before `observed_at`;
+  before `observed_at`, by itself (not with a habitat adapter on it);
 - `computed_at_ingestion`: otherwise, computed when the ledger is brought up to date, by that champion
   (loaded from the registry by version; the heuristic while there was no champion).
 
@@ -128,9 +128,11 @@ def pending(long: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
 
 def served_match(obs: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
     """Per observation (rows of `obs` with `champion`), the latest log entry of that champion for the same
-    recipe at or before `observed_at`: [observation_id, entry_id] + the logged target columns."""
+    recipe at or before `observed_at`: [observation_id, entry_id] + the logged target columns. Entries a
+    habitat adapter served (`adapter_version` set) are the adapter's predictions, not the champion's."""
     if obs.empty or log.empty:
         return pd.DataFrame(columns=["observation_id", "entry_id"])
+    log = log[log["adapter_version"].isna()]
     log = log.assign(_version=log["model_version"].where(log["model_version"].notna(), HEURISTIC).astype(str))
     left = obs[["observation_id", "recipe_key", "observed_at", "champion"]].assign(
         _version=obs["champion"].fillna(HEURISTIC).astype(str))

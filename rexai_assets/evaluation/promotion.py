@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence, TypeVar
 
 import pandas as pd
 
@@ -31,6 +31,7 @@ AUTO_REVIEWER = "policy:auto"
 Connect = Callable[[], AbstractContextManager[Any]]  # returns a DuckDB connection context
 # (open connection inside the decision's transaction, proposal, N) -> the plan of N disagreement experiments
 TestsPlanner = Callable[[Any, "Proposal", int], Any]
+Recorded = TypeVar("Recorded")
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS registry;
@@ -123,6 +124,19 @@ class ChampionRegistry:
             self.client.set_model_version_tag(name, version, "archived", "false")
         if archive is not None and archive != version:
             self.client.set_model_version_tag(name, archive, "archived", "true")
+
+
+def move_champion(registry: ChampionRegistry, version: str, record: Callable[[str | None], Recorded]) -> Recorded:
+    """Move the champion alias to `version`, then `record(previous champion)` (the warehouse rows of the
+    decision); if recording fails the alias moves back. Every door that promotes goes through here (the shared
+    model's and the habitat adapters')."""
+    previous = registry.champion()
+    registry.set_champion(version, archive=previous)
+    try:
+        return record(previous)
+    except Exception:
+        registry.set_champion(previous, archive=None)
+        raise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,11 +257,27 @@ class DecisionOutcome:
     audit_id: str
 
 
-def _check_reviewer(reviewer: str) -> str:
+def check_reviewer(reviewer: str) -> str:
     reviewer = (reviewer or "").strip()
     if not reviewer:
         raise PromotionError("a reviewer name is required")
     return reviewer
+
+
+def waiting_proposal(found: Sequence[Recorded], proposal_id: str) -> Recorded:
+    """The proposal found for `proposal_id`, which must be waiting for a person (status PENDING_APPROVAL)."""
+    if not found:
+        raise PromotionError(f"no proposal {proposal_id!r}")
+    status = getattr(found[0], "status")
+    if status != PENDING:
+        raise PromotionError(f"proposal {proposal_id} is {status}, not {PENDING}")
+    return found[0]
+
+
+def check_applicable(recommendation: str, proposal_id: str) -> None:
+    """An approval never applies a REJECT."""
+    if recommendation == "REJECT":
+        raise PromotionError(f"proposal {proposal_id} is a REJECT; a rejected model is never applied")
 
 
 class PromotionDesk:
@@ -281,21 +311,15 @@ class PromotionDesk:
     def pending(self, proposal_id: str) -> Proposal:
         """The proposal, which must be waiting for a person (caller holds the lock)."""
         with self.connect() as con:
-            found = fetch_proposals(con, proposal_id)
-        if not found:
-            raise PromotionError(f"no proposal {proposal_id!r}")
-        if found[0].status != PENDING:
-            raise PromotionError(f"proposal {proposal_id} is {found[0].status}, not {PENDING}")
-        return found[0]
+            return waiting_proposal(fetch_proposals(con, proposal_id), proposal_id)
 
     def decide(self, proposal_id: str, reviewer: str, approve: bool, notes: str | None = None) -> DecisionOutcome:
-        reviewer = _check_reviewer(reviewer)
+        reviewer = check_reviewer(reviewer)
         with locked(self.lock_path):
             proposal = self.pending(proposal_id)
             if not approve:
                 return self._decline(proposal, reviewer, notes)
-            if proposal.recommendation == "REJECT":
-                raise PromotionError(f"proposal {proposal_id} is a REJECT; a rejected model is never applied")
+            check_applicable(proposal.recommendation, proposal_id)
             current = self.registry.champion()
             if current != proposal.champion_version:
                 raise PromotionError(f"the champion changed since proposal {proposal_id} was made "
@@ -308,7 +332,7 @@ class PromotionDesk:
         from rexai_assets.planning.plan import PlanningError
         from rexai_assets.planning.store import insert_plan
 
-        reviewer = _check_reviewer(reviewer)
+        reviewer = check_reviewer(reviewer)
         if n < 1:
             raise PromotionError(f"--request-tests needs at least 1 experiment, got {n}")
         if self.planner is None:
@@ -353,7 +377,7 @@ class PromotionDesk:
         return ready
 
     def rollback(self, reviewer: str, notes: str | None = None) -> DecisionOutcome:
-        reviewer = _check_reviewer(reviewer)
+        reviewer = check_reviewer(reviewer)
         with locked(self.lock_path):
             current = self.registry.champion()
             if current is None:
@@ -388,18 +412,16 @@ class PromotionDesk:
         proposal.reviewed_at = now_utc()
 
     def _promote(self, proposal: Proposal, reviewer: str, notes: str | None, action: str) -> DecisionOutcome:
-        previous = self.registry.champion()
-        self.registry.set_champion(proposal.challenger_version, archive=previous)
-        try:
+        def record(previous: str | None) -> DecisionOutcome:
             with self.connect() as con, transaction(con):
                 self._set_status(con, proposal, PROMOTED, reviewer, notes)
                 audit_id = append_audit(con, action, proposal.challenger_version, proposal.proposal_id, reviewer,
                                         notes, previous)
-        except Exception:
-            self.registry.set_champion(previous, archive=None)
-            raise
+            return DecisionOutcome(proposal, action, previous, proposal.challenger_version, audit_id)
+
+        outcome = move_champion(self.registry, proposal.challenger_version, record)
         write_proposal_json(self.json_folder, proposal)
-        return DecisionOutcome(proposal, action, previous, proposal.challenger_version, audit_id)
+        return outcome
 
     def _decline(self, proposal: Proposal, reviewer: str, notes: str | None) -> DecisionOutcome:
         current = self.registry.champion()

@@ -33,6 +33,7 @@ def outcome_metadata(outcome) -> dict:
             "adapter_version": str(outcome.adapter_version), "recommendation": str(outcome.recommendation),
             "status": str(outcome.status), "base_model_version": str(outcome.base_model_version),
             "adapted_targets": dg.MetadataValue.json(outcome.adapted_targets),
+            "interval_sources": dg.MetadataValue.json(outcome.interval_sources),
             "criteria": dg.MetadataValue.md("\n".join(
                 f"- {'PASS' if c['passed'] else 'FAIL'} {c['detail']}" for c in outcome.criteria) or "-")}
 

@@ -243,6 +243,7 @@ def refusals(mlflow: Any, base_scorer: Any, habitat: str, other: str, other_vers
 def run_bench(rows: int = 300, holdout_n: int = 400, pool_n: int = 20000, small: bool = False, seed: int = 0) -> dict:
     """The benchmark in the current data root (`REXAI_DATA_ROOT`); returns every figure (module docstring)."""
     from rexai_assets.habitats.service import run_habitat
+    from rexai_assets.models.adapters import SHARED_RESIDUALS
     from rexai_assets.models.scorer import load_scorer
     from rexai_assets.paths import layout
     from rexai_assets.resources import MlflowTracking
@@ -258,7 +259,9 @@ def run_bench(rows: int = 300, holdout_n: int = 400, pool_n: int = 20000, small:
                                trigger="bench") for h in setup.realities}
     for outcome in outcomes.values():
         say(f"  {outcome.habitat}: {outcome.trusted_rows} trusted rows, golden slice {outcome.golden_rows}; "
-            f"adapted {', '.join(outcome.adapted_targets) or 'nothing'}; {outcome.note}")
+            f"adapted {', '.join(outcome.adapted_targets) or 'nothing'}; intervals re-calibrated on its rows: "
+            f"{', '.join(t for t, s in outcome.interval_sources.items() if s == SHARED_RESIDUALS) or 'none'}; "
+            f"{outcome.note}")
     adapters = {h: registered_adapter(mlflow, h, o.adapter_version) for h, o in outcomes.items()}
     base = load_scorer(data.tracking_uri)
     errors = holdout_errors(setup, base.model, adapters, seed)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ContextManager
 
-from rexai_assets.habitats.store import PENDING, PROMOTED, REJECTED, HabitatProposal
+from rexai_assets.habitats.store import DECLINED, PENDING, PROMOTED, REJECTED, HabitatProposal
 
 Connect = Callable[[], ContextManager[Any]]
 
@@ -32,6 +32,8 @@ class HabitatOutcome:
     base_model_version: str | None = None
     base_model_hash: str | None = None
     adapted_targets: list[str] = field(default_factory=list)
+    # per target, what serves its interval under the adapter (models/adapters.py `interval_sources`)
+    interval_sources: dict[str, str] = field(default_factory=dict)
     criteria: list = field(default_factory=list)
 
     def document(self) -> dict:
@@ -39,11 +41,16 @@ class HabitatOutcome:
 
 
 def write_status(models_dir: Path, outcome: HabitatOutcome) -> Path:
+    return write_status_document(models_dir, outcome.habitat, outcome.document())
+
+
+def write_status_document(models_dir: Path, habitat: str, document: dict) -> Path:
+    """`models/habitats/<id>.json`, written atomically (the run's outcome, or its second vote)."""
     from rexai_assets.atomic import write_text_atomic
     from rexai_assets.models.adapters import status_path
 
-    return write_text_atomic(status_path(models_dir, outcome.habitat),
-                             json.dumps(outcome.document(), indent=2, sort_keys=True, default=str) + "\n")
+    return write_text_atomic(status_path(models_dir, habitat),
+                             json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def read_status(models_dir: Path, habitat: str) -> dict | None:
@@ -71,43 +78,43 @@ def make_proposal(habitat: str, version: str, adapter: Any, decision: Any, datas
         criteria=[c.__dict__ for c in decision.criteria],
         deltas={**decision.deltas, "deciding_slices": decision.deciding_slices},
         lineage={"dataset_hash": dataset_hash, "adapter_hash": adapter.model_hash,
-                 "adapted_targets": list(adapter.adapted)}, trigger=trigger, dagster_run_id=run_id)
+                 "adapted_targets": list(adapter.adapted), "interval_sources": adapter.interval_sources()},
+        trigger=trigger, dagster_run_id=run_id)
 
 
 def record_decision(proposal: HabitatProposal, client: Any, connect: Connect, mode: str) -> str | None:
     """Store the proposal and its audit row; in auto mode apply a PROMOTE (alias first, moved back if recording
-    fails). Returns the adapter champion after the decision."""
-    from rexai_assets.evaluation.promotion import AUTO_REVIEWER, ChampionRegistry, PromotionSettings
+    fails: `evaluation.promotion.move_champion`). Returns the adapter champion after the decision."""
+    from rexai_assets.evaluation.promotion import AUTO_REVIEWER, ChampionRegistry, PromotionSettings, move_champion
     from rexai_assets.habitats.store import append_audit, insert_proposal
     from rexai_assets.warehouse import transaction
 
-    registry = ChampionRegistry(client, PromotionSettings(registered_model=proposal.registered_model))
-    previous = registry.champion()
-    promote = mode == "auto" and proposal.recommendation == "PROMOTE"
-    if promote:
-        registry.set_champion(proposal.adapter_version, archive=previous)
-        proposal.status = PROMOTED
-    try:
+    def record(previous: str | None) -> str | None:
         with connect() as con, transaction(con):
             insert_proposal(con, proposal)
             append_audit(con, proposal.habitat, "propose", proposal.adapter_version, proposal.proposal_id,
                          AUTO_REVIEWER, f"{proposal.recommendation} by the habitat gate", previous)
-            if promote:
+            if proposal.status == PROMOTED:
                 append_audit(con, proposal.habitat, "auto_promote", proposal.adapter_version, proposal.proposal_id,
                              AUTO_REVIEWER, "applied by promotion.mode=auto", previous)
-    except Exception:
-        if promote:
-            registry.set_champion(previous, archive=None)
-        raise
-    return proposal.adapter_version if promote else previous
+        return proposal.adapter_version if proposal.status == PROMOTED else previous
+
+    registry = ChampionRegistry(client, PromotionSettings(registered_model=proposal.registered_model))
+    if mode == "auto" and proposal.recommendation == "PROMOTE":
+        proposal.status = PROMOTED
+        return move_champion(registry, proposal.adapter_version, record)
+    return record(registry.champion())
 
 
-def decision_note(proposal: HabitatProposal) -> str:
+def decision_note(proposal: HabitatProposal, reviewer: str | None = None) -> str:
+    """One line on the proposal's decision: the gate's, or with `reviewer` the second vote's."""
     what = f"adapter v{proposal.adapter_version} (on shared v{proposal.base_model_version})"
     if proposal.status == PROMOTED:
-        return f"{what} promoted by the habitat gate"
+        return f"{what} {f'approved by {reviewer}' if reviewer else 'promoted by the habitat gate'}"
     if proposal.status == REJECTED:
         return f"{what} REJECTED by the habitat gate: {proposal.first_failed()}"
+    if proposal.status == DECLINED:
+        return f"{what} declined by {reviewer or 'a reviewer'}"
     return f"{what} waits for review ({proposal.recommendation})"
 
 
@@ -141,6 +148,6 @@ def run_habitat(habitat: str, gold: Any, mlflow: Any, connect: Connect, models_d
         outcome.adapter_version, outcome.recommendation, outcome.status = version, proposal.recommendation, proposal.status
         outcome.proposal_id, outcome.criteria = proposal.proposal_id, proposal.criteria
         outcome.base_model_version, outcome.base_model_hash = base.version, base.identity.model_hash
-        outcome.adapted_targets = list(adapter.adapted)
+        outcome.adapted_targets, outcome.interval_sources = list(adapter.adapted), adapter.interval_sources()
     write_status(models_dir, outcome)
     return outcome

@@ -16,7 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-PENDING, PROMOTED, REJECTED = "PENDING_APPROVAL", "PROMOTED", "REJECTED"
+PENDING, PROMOTED, REJECTED, DECLINED = "PENDING_APPROVAL", "PROMOTED", "REJECTED", "DECLINED"
+PREFIX = "HP-"   # a habitat proposal's id; the shared model's start with "PR-"
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS registry;
@@ -76,11 +77,21 @@ class HabitatProposal:
         failed = [c["detail"] for c in self.criteria if not c["passed"]]
         return None if not failed else failed[0] + (f" (+{len(failed) - 1} more)" if len(failed) > 1 else "")
 
+    def summary(self) -> str:
+        failed = self.first_failed()
+        return (f"{self.proposal_id} {self.recommendation:7} {self.status:16} adapter v{self.adapter_version} of "
+                f"{self.registered_model} on shared v{self.base_model_version or '-'} confidence "
+                f"{self.confidence:.2f}{f'; failed: {failed}' if failed else ''}")
+
+
+def is_habitat_proposal(proposal_id: str) -> bool:
+    return str(proposal_id).startswith(PREFIX)
+
 
 def new_proposal_id(habitat: str, version: str) -> str:
     from rexai_assets.evaluation.promotion import now_utc
 
-    return f"HP-{habitat}-{now_utc():%Y%m%d%H%M%S}-v{version}-{uuid.uuid4().hex[:6]}"
+    return f"{PREFIX}{habitat}-{now_utc():%Y%m%d%H%M%S}-v{version}-{uuid.uuid4().hex[:6]}"
 
 
 def ensure_tables(con: Any) -> None:
@@ -111,6 +122,23 @@ def habitat_proposals(con: Any, habitat: str | None = None) -> pd.DataFrame:
     where, params = ("WHERE habitat = ?", [habitat]) if habitat else ("", [])
     return con.execute(f"SELECT * FROM registry.habitat_proposals {where} ORDER BY created_at, proposal_id",
                        params).fetch_df()
+
+
+def fetch_habitat_proposals(con: Any, proposal_id: str | None = None) -> list[HabitatProposal]:
+    """Stored proposals as `HabitatProposal`s, newest first (only `proposal_id`'s when given)."""
+    ensure_tables(con)
+    where, params = ("WHERE proposal_id = ?", [proposal_id]) if proposal_id else ("", [])
+    frame = con.execute(f"SELECT * FROM registry.habitat_proposals {where} ORDER BY created_at DESC, proposal_id DESC",
+                        params).fetch_df()
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return [HabitatProposal(**{**row, **{k: json.loads(row[k]) if row[k] else ([] if k == "criteria" else {})
+                                         for k in JSON_COLUMNS}}) for row in rows]
+
+
+def set_status(con: Any, proposal: HabitatProposal, status: str) -> None:
+    """A proposal's decision: the one column ever updated (who and why is in its audit row)."""
+    con.execute("UPDATE registry.habitat_proposals SET status = ? WHERE proposal_id = ?", [status, proposal.proposal_id])
+    proposal.status = status
 
 
 def habitat_audit(con: Any, habitat: str | None = None) -> pd.DataFrame:

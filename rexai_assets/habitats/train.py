@@ -6,7 +6,7 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -14,8 +14,9 @@ import pandas as pd
 from rexai_assets.habitat_config import AdapterSettings
 from rexai_assets.habitats.rows import HabitatRows
 from rexai_assets.models.adapters import (BASE_HASH_TAG, BASE_VERSION_TAG, CHALLENGER, HABITAT_TAG, HASH_TAG,
-                                          AdapterData, BaseModel, HabitatAdapter, fit_adapter, model_hash_of,
-                                          registered_name)
+                                          AdapterData, BaseModel, HabitatAdapter, fit_adapter, honest_interval,
+                                          model_hash_of, registered_name)
+from rexai_assets.models.conformal import TargetScale
 
 ARTIFACT_PATH = "adapter"
 
@@ -30,12 +31,6 @@ class SharedChampion:
     @property
     def identity(self) -> BaseModel:
         return BaseModel(str(model_hash_of(self.model)), self.version, self.model.feature_order_hash)
-
-    def values(self, X: np.ndarray) -> np.ndarray:
-        """Served values [n, targets] of the shared champion on rows X."""
-        pred = self.model.predict(X)
-        return np.column_stack([pred[t]["value"] for t in self.model.target_names]) if len(X) else \
-            np.zeros((0, len(self.model.target_names)))
 
 
 def load_shared_champion(mlflow: Any, feature_order_hash: str) -> SharedChampion | None:
@@ -70,32 +65,40 @@ def out_of_fold_shared(gold: Any, base: SharedChampion) -> pd.DataFrame:
     return _OUT_OF_FOLD[key]
 
 
-def adapter_data(gold: Any, rows: HabitatRows, base: SharedChampion) -> AdapterData:
+def adapter_data(gold: Any, rows: HabitatRows, base: SharedChampion, scales: Mapping[str, TargetScale]) -> AdapterData:
     """The habitat's training rows with honest shared values: out-of-fold where the shared correction trained
-    on the row, the champion's served value elsewhere (rows it never saw)."""
+    on the row, the champion's served value elsewhere (rows it never saw); and the shared interval moved onto
+    them on each target's scale (`models.adapters.honest_interval`)."""
     frame = rows.training
     X = frame[list(gold.feature_names)].to_numpy(np.float64)
-    served = base.values(X)
+    targets = list(gold.target_names)
+    pred = base.model.predict(X) if len(X) else {t: {k: np.zeros(0) for k in ("value", "lo", "hi")} for t in targets}
+    served = np.column_stack([pred[t]["value"] for t in targets])
     oof = out_of_fold_shared(gold, base).reindex(frame["observation_id"].astype(str).to_numpy()).to_numpy(np.float64)
-    return AdapterData(X=X, Y=frame[list(gold.target_names)].to_numpy(np.float64),
-                       W=frame["weight"].to_numpy(np.float64),
+    honest = np.where(np.isnan(oof), served, oof)
+    bounds = [honest_interval(pred[t], honest[:, j], scales[t], t) for j, t in enumerate(targets)]
+    return AdapterData(X=X, Y=frame[targets].to_numpy(np.float64), W=frame["weight"].to_numpy(np.float64),
                        trusted=frame["label_source"].astype(str).isin(list(gold.trusted_sources)).to_numpy(),
-                       groups=frame["recipe_id"].astype(str).to_numpy(), base=np.where(np.isnan(oof), served, oof))
+                       groups=frame["recipe_id"].astype(str).to_numpy(), base=honest,
+                       base_lo=np.column_stack([b[0] for b in bounds]), base_hi=np.column_stack([b[1] for b in bounds]))
 
 
 def train_adapter(gold: Any, rows: HabitatRows, base: SharedChampion, cfg: AdapterSettings) -> HabitatAdapter:
-    """The habitat's adapter on `base` (models/adapters.py), on the shared correction's target scales."""
+    """The habitat's adapter on `base` (models/adapters.py), on the shared correction's target scales; a shared
+    interval is checked with the gate's coverage test and level (quality_thresholds.yaml `coverage_test_level`)."""
     from rexai_assets.models.config import models_config
     from rexai_assets.models.correction import CorrectionConfig
     from rexai_assets.models.ensemble import CORRECTION_OFFSET_SHARE, measured_scale_candidates, target_scales
+    from rexai_assets.models.rules import quality_thresholds
 
     models = models_config()
     targets = tuple(gold.target_names)
     residual = CorrectionConfig(min_rows=cfg.min_target_rows, **cfg.residual.model_dump())
-    adapter = fit_adapter(rows.habitat, adapter_data(gold, rows, base), base.identity, targets,
-                          target_scales(gold, CORRECTION_OFFSET_SHARE),
+    scales = target_scales(gold, CORRECTION_OFFSET_SHARE)
+    adapter = fit_adapter(rows.habitat, adapter_data(gold, rows, base, scales), base.identity, targets, scales,
                           {t: measured_scale_candidates(gold, t) for t in targets}, residual, cfg.min_target_rows,
-                          models.coverage_target, models.seed, cfg.gain_test_level)
+                          models.coverage_target, models.seed, cfg.gain_test_level,
+                          quality_thresholds().coverage_test_level)
     adapter.metadata.update(dataset_hash=gold.dataset_hash, golden_rows=int(len(rows.golden)))
     return adapter
 
@@ -105,7 +108,8 @@ def version_tags(adapter: HabitatAdapter, dataset_hash: str, run_id: str | None)
     return {HABITAT_TAG: adapter.habitat, BASE_HASH_TAG: adapter.base_model_hash,
             BASE_VERSION_TAG: str(adapter.base_model_version), HASH_TAG: adapter.model_hash,
             "dataset_hash": dataset_hash, "feature_order_hash": adapter.feature_order_hash,
-            "adapted_targets": ",".join(adapter.adapted), "dagster_run_id": run_id or "none"}
+            "adapted_targets": ",".join(adapter.adapted), "dagster_run_id": run_id or "none",
+            "interval_sources": json.dumps(adapter.interval_sources(), sort_keys=True)}
 
 
 def register_adapter(adapter: HabitatAdapter, mlflow: Any, dataset_hash: str, run_id: str | None = None) -> str:

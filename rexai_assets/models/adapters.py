@@ -6,8 +6,12 @@ only, with the shared prediction as an extra input, the way a low-rank adapter s
 the measured correction's code (models/correction.py) with the shared champion as the prior: cross-fitted by
 recipe, a target is adapted only where the out-of-fold error on the habitat's trusted rows beats the shared
 model alone, and those out-of-fold residuals calibrate the adapted target's 95 % interval on the habitat's
-own rows (cross-conformal, models/conformal.py). Targets it does not adapt keep the shared prediction and
-interval.
+own rows (cross-conformal, models/conformal.py). Targets it does not adapt keep the shared prediction; they
+keep the shared interval too, unless that interval covers the habitat's trusted rows significantly less
+than the nominal 95 % (the coverage test of models/rules.py, on the shared model's honest values: out of
+fold where it trained on the row). Then their interval is calibrated the same way on those honest shared
+residuals (`shared_residuals`), so a habitat whose rows the shared interval under-covers is served an
+interval calibrated on its own measurements.
 
 Serving fails closed (`resolve_adapter`): the habitat's `champion` adapter is applied only when its MLflow
 tag `habitat` and the habitat recorded in its artefact both equal the requested habitat, its artefact hash
@@ -31,8 +35,14 @@ import numpy as np
 
 from rexai_assets.hashing import canonical_json
 from rexai_assets.models.artefacts import METADATA_FILE, artefact_hash
-from rexai_assets.models.conformal import MEASURED, TargetScale, measured_bounds, sharpest_scale
+from rexai_assets.models.conformal import TargetScale, measured_bounds, sharpest_scale
 from rexai_assets.models.correction import CorrectionConfig, MeasuredCorrection, cross_fit_correction
+from rexai_assets.models.scorer import HABITAT
+
+# What serves a target's interval under an adapter (`HabitatAdapter.interval_sources`): the adapter's
+# out-of-fold residuals, the shared model's honest residuals (both on the habitat's trusted rows), or the
+# shared model's own interval. The first two are `calibrated_on: habitat` in serving.
+ADAPTER_RESIDUALS, SHARED_RESIDUALS, SHARED_INTERVAL = "adapter", "shared_residuals", "shared"
 
 FORMAT_VERSION = 1
 SPEC_FILE = "adapter.json"
@@ -60,12 +70,14 @@ def _bounds(target: str) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class HabitatInterval:
-    """An adapted target's interval: half-width `q` on `scale`, calibrated on `n` trusted habitat rows."""
+    """A target's interval on the habitat: half-width `q` on `scale`, calibrated on `n` trusted habitat rows,
+    on the residuals of `source` (ADAPTER_RESIDUALS or SHARED_RESIDUALS)."""
 
     scale: TargetScale
     q: float
     n: int
     valid: bool
+    source: str = ADAPTER_RESIDUALS
 
     def interval(self, value: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray]:
         low, high = _bounds(target)
@@ -73,11 +85,13 @@ class HabitatInterval:
         return np.clip(lo, low, high), np.clip(hi, low, high)
 
     def to_dict(self) -> dict:
-        return {"offset": self.scale.offset, "q": self.q, "n": self.n, "valid": self.valid}
+        return {"offset": self.scale.offset, "q": self.q, "n": self.n, "valid": self.valid, "source": self.source}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "HabitatInterval":
-        return cls(TargetScale(data["offset"]), float(data["q"]), int(data["n"]), bool(data["valid"]))
+        """(Adapters saved before `source` existed calibrated adapted targets only.)"""
+        return cls(TargetScale(data["offset"]), float(data["q"]), int(data["n"]), bool(data["valid"]),
+                   str(data.get("source", ADAPTER_RESIDUALS)))
 
 
 @dataclass
@@ -88,7 +102,7 @@ class HabitatAdapter:
     feature_order_hash: str
     target_names: tuple[str, ...]
     residual: MeasuredCorrection            # a fitted model only for the adapted targets
-    intervals: dict[str, HabitatInterval]   # the adapted targets' intervals
+    intervals: dict[str, HabitatInterval]   # every adapted target's, and each re-calibrated target's, interval
     metadata: dict = field(default_factory=dict, compare=False)
     _hash: str | None = field(default=None, compare=False, repr=False)
 
@@ -96,12 +110,27 @@ class HabitatAdapter:
     def adapted(self) -> tuple[str, ...]:
         return tuple(t for t in self.target_names if t in self.residual.models and t in self.intervals)
 
+    def interval_sources(self) -> dict[str, str]:
+        """Per target, what serves its interval: ADAPTER_RESIDUALS, SHARED_RESIDUALS or SHARED_INTERVAL."""
+        adapted = self.adapted
+        return {t: (ADAPTER_RESIDUALS if t in adapted else self.intervals[t].source if t in self.intervals
+                    else SHARED_INTERVAL) for t in self.target_names}
+
+    def calibrated_on(self, shared: Mapping[str, str] | None) -> dict[str, str] | None:
+        """Serving's `calibrated_on` under this adapter: `habitat` where the habitat's rows calibrated the
+        interval, the shared model's own regime (`shared`, None when it records none) elsewhere."""
+        mine = {t: HABITAT for t, s in self.interval_sources().items() if s != SHARED_INTERVAL}
+        return None if shared is None and not mine else {**dict(shared or {}), **mine}
+
     def apply(self, X: np.ndarray, base: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
-        """The base's {target: {"value", "lo", "hi"}} with the adapted targets replaced."""
+        """The base's {target: {"value", "lo", "hi"}} with the adapted targets' values replaced and every
+        target with a habitat interval given it (around the adapted value, or the shared one)."""
         out = {t: dict(v) for t, v in base.items()}
-        for target in self.adapted:
-            shared = np.asarray(base[target]["value"], dtype=float)
-            value = np.clip(self.residual.apply(X, shared, target), *_bounds(target))
+        adapted = self.adapted
+        for target in (t for t in self.target_names if t in self.intervals):
+            value = np.asarray(base[target]["value"], dtype=float)
+            if target in adapted:
+                value = np.clip(self.residual.apply(X, value, target), *_bounds(target))
             lo, hi = self.intervals[target].interval(value, target)
             out[target] = {"value": value, "lo": lo, "hi": hi}
         return out
@@ -157,7 +186,8 @@ def load_adapter(directory: str | Path) -> HabitatAdapter:
 
 @dataclass(frozen=True)
 class AdapterData:
-    """One habitat's rows outside its golden slice; `base` is the shared champion's served values on them."""
+    """One habitat's rows outside its golden slice; `base` is the shared champion's honest values on them
+    (out of fold where it trained on the row), `base_lo` / `base_hi` its interval around them."""
 
     X: np.ndarray
     Y: np.ndarray          # [n, targets] measured values (NaN where a target was not measured)
@@ -165,6 +195,18 @@ class AdapterData:
     trusted: np.ndarray    # trusted measured sources (lab, iss_sim, analog_field): judge and calibrate
     groups: np.ndarray     # recipe ids: the cross-fitting folds keep a recipe's rows together
     base: np.ndarray       # [n, targets]
+    base_lo: np.ndarray | None = None   # [n, targets]; None: the shared intervals are not checked
+    base_hi: np.ndarray | None = None
+
+
+def honest_interval(served: Mapping[str, np.ndarray], honest: np.ndarray, scale: TargetScale,
+                    target: str) -> tuple[np.ndarray, np.ndarray]:
+    """The shared interval {"value", "lo", "hi"} moved, on `scale`, from the served value to the honest one:
+    the interval the shared model would have served on a row it had not trained on."""
+    shift = scale.forward(honest) - scale.forward(np.asarray(served["value"], dtype=float))
+    lo = scale.inverse(scale.forward(np.asarray(served["lo"], dtype=float)) + shift)
+    hi = scale.inverse(scale.forward(np.asarray(served["hi"], dtype=float)) + shift)
+    return np.clip(lo, *_bounds(target)), np.clip(hi, *_bounds(target))
 
 
 @dataclass(frozen=True)
@@ -195,13 +237,37 @@ def choose_target(y: np.ndarray, oof: np.ndarray, shared: np.ndarray, min_rows: 
             "adapted": bool(len(y) >= min_rows and p < level)}
 
 
+def shared_interval_verdict(y: np.ndarray, lo: np.ndarray, hi: np.ndarray, coverage: float, level: float) -> Any:
+    """The gate's coverage test (models/rules.py) of the shared interval on the habitat's honest rows."""
+    from rexai_assets.models.rules import coverage_verdict
+
+    return coverage_verdict(int(np.sum((y >= lo) & (y <= hi))), len(y), coverage, level)
+
+
+def recalibrate_shared(data: AdapterData, j: int, use: np.ndarray, target: str, scales: list[TargetScale],
+                       coverage: float, level: float, min_rows: int) -> tuple[HabitatInterval | None, dict]:
+    """A target the adapter does not adapt: its interval calibrated on the shared model's honest residuals of
+    the habitat's trusted rows when the shared interval covers them significantly less than `coverage` (and
+    there are `min_rows` of them); else None (the shared interval serves). With the verdict, for the report."""
+    if data.base_lo is None or data.base_hi is None or not use.any():
+        return None, {}
+    y, honest = data.Y[use, j], data.base[use, j]
+    verdict = shared_interval_verdict(y, data.base_lo[use, j], data.base_hi[use, j], coverage, level)
+    report = {"shared_interval": verdict.to_dict()}
+    if not verdict.significantly_below or len(y) < min_rows:
+        return None, report
+    scale, q, valid = sharpest_scale(y, honest, list(scales), coverage, *_bounds(target))
+    return HabitatInterval(scale, q, int(len(y)), valid, SHARED_RESIDUALS), report
+
+
 def fit_adapter(habitat: str, data: AdapterData, base: BaseModel, targets: Sequence[str],
                 scales: Mapping[str, TargetScale], interval_scales: Mapping[str, list[TargetScale]],
                 cfg: CorrectionConfig, min_target_rows: int, coverage: float, seed: int,
-                gain_level: float = 0.05) -> HabitatAdapter:
+                gain_level: float = 0.05, coverage_level: float = 0.01) -> HabitatAdapter:
     """Cross-fit the residual per target on its scale (models/correction.py), keep the targets whose gain
     is significant (`choose_target`) and calibrate their intervals on the out-of-fold residuals of the
-    habitat's trusted rows."""
+    habitat's trusted rows; re-calibrate the others' where the shared interval under-covers those rows
+    (`recalibrate_shared`, the gate's coverage test at `coverage_level`)."""
     on = lambda M: np.column_stack([scales[t].forward(M[:, j]) for j, t in enumerate(targets)])  # noqa: E731
     fit = cross_fit_correction(data.X, on(data.Y), data.W, on(data.base), data.trusted, data.groups, tuple(targets),
                                cfg, seed)
@@ -212,12 +278,18 @@ def fit_adapter(habitat: str, data: AdapterData, base: BaseModel, targets: Seque
         oof = np.clip(scales[target].inverse(fit.oof[use, j]), *_bounds(target))
         report[target] = {**fit.report[target], **choose_target(data.Y[use, j], oof, data.base[use, j],
                                                                 min_target_rows, gain_level)}
-        if target not in residual.models or not report[target]["adapted"]:
-            residual.models.pop(target, None)
-            report[target]["adapted"] = False
+        if target in residual.models and report[target]["adapted"]:
+            scale, q, valid = sharpest_scale(data.Y[use, j], oof, list(interval_scales[target]), coverage,
+                                             *_bounds(target))
+            intervals[target] = HabitatInterval(scale, q, int(use.sum()), valid)
             continue
-        scale, q, valid = sharpest_scale(data.Y[use, j], oof, list(interval_scales[target]), coverage, *_bounds(target))
-        intervals[target] = HabitatInterval(scale, q, int(use.sum()), valid)
+        residual.models.pop(target, None)
+        report[target]["adapted"] = False
+        found, checked = recalibrate_shared(data, j, use, target, interval_scales[target], coverage, coverage_level,
+                                            min_target_rows)
+        report[target].update(checked)
+        if found is not None:
+            intervals[target] = found
     return HabitatAdapter(habitat, base.model_hash, base.version, base.feature_order_hash, tuple(targets), residual,
                           intervals, metadata={"habitat": habitat, "base_model_hash": base.model_hash,
                                                "base_model_version": base.version, "coverage_target": coverage,
@@ -346,22 +418,22 @@ def resolve_adapter(habitat: str, base_model: Any, tracking: Any, models_dir: Pa
     return adapter, AdapterDecision(habitat, str(version))
 
 
-def adapted_scorer(base: Any, adapter: HabitatAdapter) -> Any:
-    """A `Scorer` (models/scorer.py) that predicts with `base` and applies `adapter` on top."""
+def adapted_scorer(base: Any, adapter: HabitatAdapter, version: str | None = None) -> Any:
+    """A `Scorer` (models/scorer.py) that predicts with `base` and applies `adapter` (registered `version`) on
+    top; it records which adapter serves (the inference log reads it)."""
     def predict(X: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
         return adapter.apply(X, base.predict_fn(X))
 
-    calibrated = dict(base.calibrated_on or {})
-    calibrated.update({t: MEASURED for t in adapter.adapted})  # on the habitat's own measured rows
-    return dataclasses.replace(base, predict_fn=predict, calibrated_on=calibrated)
+    return dataclasses.replace(base, predict_fn=predict, calibrated_on=adapter.calibrated_on(base.calibrated_on),
+                               habitat=adapter.habitat, adapter_version=version)
 
 
 class AdaptedModel:
     """A loaded shared ensemble with an adapter on its served values (planning scores pools with the model
     itself: `predict_with_members`); every other attribute is the base's."""
 
-    def __init__(self, base: Any, adapter: HabitatAdapter):
-        self._base, self.adapter = base, adapter
+    def __init__(self, base: Any, adapter: HabitatAdapter, version: str | None = None):
+        self._base, self.adapter, self.adapter_version = base, adapter, version
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._base, name)
@@ -383,4 +455,4 @@ def for_habitat(base: Any, habitat: str | None, tracking: Any, models_dir: Path 
     adapter, decision = resolve_adapter(habitat, base, tracking, models_dir)
     if decision.refused and strict:
         raise AdapterRefused(decision.note)
-    return (base if adapter is None else wrap(base, adapter)), decision
+    return (base if adapter is None else wrap(base, adapter, decision.adapter_version)), decision

@@ -6,7 +6,8 @@ uncalibrated band of `config/models.yaml` (`source = "heuristic"`), behind one v
 The intervals' nominal level is `coverage_target` (the ensemble's metadata, default 0.95; the heuristic's
 fixed band is read as 95 %), and `calibrated_on` says, per target, on what the intervals were calibrated:
 "measured" or "simulated" (the ensemble's metadata `calibrated_on`; None for a model that predates it)
-or "uncalibrated" (the heuristic). `calibration_note` turns it into the one line the CLI prints.
+or "uncalibrated" (the heuristic); under a habitat's adapter, "habitat" where the habitat's own measured rows
+calibrated the interval (models/adapters.py). `calibration_note` turns it into the one line the CLI prints.
 The alias is resolved on every `load_scorer` call, so a promotion takes effect on the next call.
 """
 
@@ -22,7 +23,7 @@ import pandas as pd
 
 MODEL, HEURISTIC = "model", "heuristic"
 CARD_FILE = "scorer_card.json"
-MEASURED, SIMULATED, UNCALIBRATED = "measured", "simulated", "uncalibrated"
+MEASURED, SIMULATED, UNCALIBRATED, HABITAT = "measured", "simulated", "uncalibrated", "habitat"
 DEFAULT_COVERAGE = 0.95
 
 
@@ -40,11 +41,13 @@ class Scorer:
     novelty_fn: Callable[[np.ndarray], np.ndarray] | None = None
     importances: dict[str, np.ndarray] | None = None   # target -> importance per feature (sums to 1)
     model: Any = field(default=None, repr=False)
-    # target -> "measured" | "simulated" | "uncalibrated"; None when the model does not record it
+    # target -> "measured" | "simulated" | "uncalibrated" (| "habitat"); None when the model does not record it
     calibrated_on: dict[str, str] | None = None
     coverage_target: float = DEFAULT_COVERAGE   # nominal level of the lo/hi intervals
     model_hash: str | None = None               # artefact hash of the model (None for the heuristic)
     feature_order_hash: str | None = None       # the feature contract the model was trained on
+    habitat: str | None = None                  # the habitat whose adapter is applied (models/adapters.py)
+    adapter_version: str | None = None          # that adapter's registered version; None: the shared model
 
     def predict(self, X: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
         X = np.asarray(X, dtype=np.float64)
@@ -201,7 +204,7 @@ def calibration_note(calibrated_on: Mapping[str, str] | None, targets: Sequence[
     missing = [t for t in targets if t not in calibrated_on]
     if missing:
         groups.setdefault("not recorded", []).extend(missing)
-    order = [MEASURED, SIMULATED, UNCALIBRATED]
+    order = [HABITAT, MEASURED, SIMULATED, UNCALIBRATED]
     sources = sorted(groups, key=lambda s: (order.index(s) if s in order else len(order), s))
     line = "intervals calibrated on: " + "; ".join(f"{s} ({', '.join(groups[s])})" for s in sources)
     if SIMULATED in groups:
@@ -241,11 +244,13 @@ def load_model(mlflow: Any = None, alias: str = "champion") -> tuple[Any, str] |
 
 
 def model_identity(scorer: Scorer) -> dict[str, str | None]:
-    """What the inference log records about the model behind a scorer."""
+    """What the inference log records about the model behind a scorer: the shared model, and the habitat
+    adapter applied on it (None, None when the shared model answered)."""
     from rexai_assets.gold.contract import feature_order_hash
 
     return {"model_source": scorer.source, "model_version": scorer.version, "model_hash": scorer.model_hash,
-            "feature_order_hash": scorer.feature_order_hash or feature_order_hash()}
+            "feature_order_hash": scorer.feature_order_hash or feature_order_hash(),
+            "habitat": scorer.habitat, "adapter_version": scorer.adapter_version}
 
 
 def log_served(folder: Path, command: str, scorer: Scorer, served: Sequence[Any], preset: str | None,

@@ -1,13 +1,15 @@
 """`rexai run`: materialise the whole graph on embedded defaults, in dependency order, and summarise it.
 
 Partitioned and unpartitioned assets cannot share one run, so the run is a short sequence: raw tables,
-one run per inbox partition, the training chain, one run per target preset.
+one run per inbox partition, the training chain, one run per target preset, the plan, then one adapter run
+per habitat that qualifies.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +88,7 @@ def run_job(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance,
 class PlatformRun:
     steps: list[StepOutcome]
     summary: dict[str, Any]
+    habitats: list[str] = field(default_factory=list)  # one line per habitat: its adapter's decision, or why none
 
     @property
     def success(self) -> bool:
@@ -148,7 +151,69 @@ def run_platform(defs: dg.Definitions | None = None, instance: dg.DagsterInstanc
                                  tags={"rexai/trigger": trigger}))
     if ok() and "plan_job" in {j.name for j in defs.jobs}:
         steps.append(run_job(defs, "plan_job", instance, tags={"rexai/trigger": trigger}))
-    return PlatformRun(steps, platform_summary(data, instance))
+    habitat_lines: list[str] = []
+    if ok() and "habitat_adapter_job" in {j.name for j in defs.jobs}:  # last: a side branch of the shared model
+        adapter_steps, habitat_lines = build_adapters(defs, instance, data, trigger)
+        steps += adapter_steps
+    return PlatformRun(steps, platform_summary(data, instance), habitat_lines)
+
+
+
+def adapter_requests(resources: dict[str, Any], instance: dg.DagsterInstance, models_dir: Path,
+                     now: datetime) -> dict[str, Any]:
+    """Per habitat of habitats.yaml: why it gets no adapter run (a line), or the run request. A habitat with
+    fewer than `min_rows` trusted measured rows gets none; the others are asked exactly as
+    `habitat_adapter_sensor` asks (habitats/sensors.py `habitat_request`: a first adapter, new rows or a
+    new shared champion, within the cost limits of retraining.yaml)."""
+    from rexai_assets.evaluation.promotion import ChampionRegistry, promotion_settings
+    from rexai_assets.gold.contract import gold_settings
+    from rexai_assets.habitat_config import habitats_config
+    from rexai_assets.habitats.assets import sync_habitat_partitions
+    from rexai_assets.habitats.sensors import habitat_request, new_trusted_rows
+
+    cfg = habitats_config()
+    trusted = tuple(gold_settings().labels.trusted_sources)
+    champion = ChampionRegistry(resources["mlflow"].client(), promotion_settings()).champion()
+    answers: dict[str, Any] = {}
+    with resources["warehouse"].connect() as con:   # closed before any adapter run writes the warehouse
+        for habitat in sync_habitat_partitions(instance, cfg.ids):
+            rows, needed = new_trusted_rows(con, habitat, trusted, None), cfg.adapter_for(habitat).min_rows
+            answers[habitat] = (f"no adapter: {rows} of {needed} measured rows" if rows < needed else
+                                habitat_request(instance, con, habitat, champion, models_dir, now))
+    return answers
+
+
+def build_adapters(defs: dg.Definitions, instance: dg.DagsterInstance, data: Any,
+                   trigger: str) -> tuple[list[StepOutcome], list[str]]:
+    """The adapter runs `rexai run` makes (`adapter_requests`), in process, and one line per habitat: the
+    habitat gate's decision (a REJECT is a decision: its run succeeds), or why there was no adapter run."""
+    from rexai_assets.habitats.assets import HABITAT_JOB
+    from rexai_assets.resources import build_resources
+
+    answers = adapter_requests(dict(defs.resources or {}) or build_resources(), instance, data.models,
+                               datetime.now(timezone.utc))
+    steps, lines = [], []
+    for habitat, answer in answers.items():
+        if not isinstance(answer, str):
+            steps.append(run_job(defs, HABITAT_JOB, instance, answer.partition_key,
+                                 {**answer.tags, "rexai/origin": trigger}))
+        lines.append(habitat_line(habitat, answer if isinstance(answer, str) else steps[-1], data.models))
+    return steps, lines
+
+
+def habitat_line(habitat: str, answer: str | StepOutcome, models_dir: Path) -> str:
+    """`habitat <id>: <decision>` after its adapter run, or why it had none (with its last outcome)."""
+    from rexai_assets.habitats.service import read_status
+
+    status = read_status(models_dir, habitat) or {}
+    if isinstance(answer, StepOutcome):
+        if not answer.success:
+            return f"habitat {habitat}: adapter run failed: {answer.error}"
+        return f"habitat {habitat}: {'' if status.get('adapter_version') else 'no adapter: '}{status.get('note')}"
+    if answer.startswith("no adapter"):
+        return f"habitat {habitat}: {answer}"
+    return (f"habitat {habitat}: no adapter run now ({answer.removeprefix(f'{habitat}: ')}); "
+            f"last: {status.get('note') or 'none'}")
 
 
 def platform_summary(data: Any, instance: dg.DagsterInstance) -> dict[str, Any]:
