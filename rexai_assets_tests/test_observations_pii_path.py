@@ -63,3 +63,20 @@ def test_status_prints_the_pii_path(monkeypatch, capsys):
     assert json.loads(capsys.readouterr().out)["pii_path"] == "regex+blocklist (presidio not installed)"
     assert rexai(["status"]) == 0
     assert "pii path: regex+blocklist (presidio not installed)" in capsys.readouterr().out.splitlines()
+
+
+def test_fold_of_ascii_text_is_the_character_by_character_fold():
+    """The ASCII fast path of `fold` must give what the general path gives, offsets included."""
+    import string
+
+    from rexai_assets.observations import pii
+
+    def slow(text: str) -> tuple[str, list[int]]:
+        return pii.fold("\u00e9" + text)[0][1:], [i - 1 for i in pii.fold("\u00e9" + text)[1][1:]]
+
+    samples = [string.printable, '{"items": [{"waste_id": "W003"}], "process_id": "P02"}', "Ana.MARIA-Lopez", ""]
+    for text in samples:
+        assert pii.fold(text) == slow(text)
+    assert pii.fold("Zoë Ærø") == ("zoe aero", [0, 1, 2, 3, 4, 4, 5, 6])  # the general path still folds accents
+    scrubber = pii.PiiScrubber(names=("Ana Lopez",))
+    assert [m.text for m in scrubber.find("call ANA_lopez now")] == ["ANA_lopez"]
