@@ -56,9 +56,9 @@ def launched_run_config() -> dict:
     """Run config of the runs the loop launches; in prod the deployment's executor (one pod per step) decides.
 
     On one machine every run executes in one process. A retrain with its steps two at a time, in processes
-    forked from a server that preloaded the libraries, was measured slower than one process (199 s against
-    166 s from lab results to champion, `loop.bench`, on the same shared machine): step processes compete
-    for the two cores with each other and with everything else, and each pays its start."""
+    forked from a server that preloaded the libraries, was measured no faster than one process (79 s of
+    steps against 78 s on an idle machine, 199 s against 166 s from lab results to champion on a shared
+    one, `loop.bench`): concurrent members slowed each other down and the preloading delayed the first steps."""
     if os.environ.get("REXAI_ENV", "local").lower() == "prod":
         return {}
     return {"execution": {"config": {"in_process": {}}}}
