@@ -64,6 +64,8 @@ def test_plan_sheet_round_trip_and_requested_tests(config_override, capsys, tmp_
     assert len(document["experiments"]) == 8 and len({e["recipe_id"] for e in document["experiments"]}) == 8
     assert {e["purpose"].split(":")[0] for e in document["experiments"]} <= {"explore", "verify", "disagreement"}
     assert open_plan_status()["plan_id"] == document["plan_id"]
+    # The champion's scores of planning's pool are kept for the next plan (which then loads no model).
+    assert len(list((platform.data.models / "cache" / "plan_scores").glob("*.npz"))) == 1
 
     with sheet.open() as handle:
         rows = list(csv.DictReader(handle))

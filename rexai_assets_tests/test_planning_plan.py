@@ -140,3 +140,34 @@ def test_command_errors_are_one_line(capsys, tmp_path):
     assert capsys.readouterr().err.strip() == ("rexai plan-experiments: no champion yet: plans are made from a "
                                                "trained model (run `rexai run` first)")
     assert not (tmp_path / "plan.txt").exists()
+
+
+def test_a_repeated_plan_takes_its_scores_from_the_cache_without_loading_the_model(setting, tmp_path):
+    """The champion's scores of planning's pool are kept per (model hash, pool): the second plan, from the
+    model's card alone, is the same plan, and never loads the model; another model misses the cache."""
+    from rexai_assets.models.score_cache import ScoreCache
+    from rexai_assets.models.scorer import scorer_card
+    from rexai_assets.planning.service import CardModel
+
+    tables, model, rival, presets = setting
+    cfg, cache = planning_settings(), ScoreCache(tmp_path)
+    assert model.model_hash  # recorded, as for every saved or loaded model
+    first = plan_experiments(tables, model, "7", [], set(), cfg, 12, presets, pool_size=POOL, cache=cache)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+
+    def no_load():
+        raise AssertionError("the model was loaded although its pool's scores are cached")
+
+    card = CardModel(scorer_card(model, "7"), no_load)
+    again = plan_experiments(tables, card, "7", [], set(), cfg, 12, presets, pool_size=POOL, cache=cache)
+    assert [(e.recipe_id, e.purpose, e.acquisition, e.prediction) for e in again.experiments] == [
+        (e.recipe_id, e.purpose, e.acquisition, e.prediction) for e in first.experiments]
+    assert rival.model_hash != model.model_hash
+    plan_experiments(tables, rival, "8", [], set(), cfg, 12, presets, pool_size=POOL, cache=cache)
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+    loaded = []
+    lazy = CardModel(scorer_card(model, "7"), lambda: loaded.append(1) or model)
+    assert lazy.target_names == model.target_names and not loaded
+    assert lazy.predict(np.zeros((1, len(model.feature_names))))  # anything beyond the card loads it, once
+    lazy.predict(np.zeros((1, len(model.feature_names))))
+    assert loaded == [1]

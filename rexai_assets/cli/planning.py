@@ -1,7 +1,8 @@
 """`rexai plan-experiments`: the lab's next experiments from the champion, printed, as JSON or as a lab sheet.
 
 Like `rexai recommend` it imports no Dagster and pauses the garbage collector while the model loads
-(`cli.serving.StartUp`), so planning 50 experiments over 20,000 candidates stays within 5 s wall.
+(`cli.serving.StartUp`); the champion's scores of planning's pool are kept per (model, pool), filled by the
+`experiment_plan` run after each champion change, so a plan over 20,000 candidates loads no model.
 `open_plan_status` is the plan line of `rexai status`.
 """
 
@@ -49,18 +50,20 @@ def _plan(args: argparse.Namespace) -> tuple[Any, Any]:
     from rexai_assets.models.adapters import AdaptedModel
     from rexai_assets.paths import layout
     from rexai_assets.planning.plan import PlanningError
-    from rexai_assets.planning.service import load_version, make_plan
+    from rexai_assets.planning.service import load_champion_card, load_version, make_plan, plan_cache
     from rexai_assets.settings import ConfigError
     from rexai_assets.warehouse import WarehouseClient, warehouse_path
 
     with StartUp() as startup:
         tables = _tables()
         try:
-            model, version = load_version(layout().tracking_uri)
+            # The shared champion's pool scores are kept per model and pool; an adapted model is scored anew.
+            shared = getattr(args, "habitat", None) is None
+            model, version = (load_champion_card if shared else load_version)(layout().tracking_uri)
             model, decision = habitat_model(model, args, wrap=AdaptedModel)
             startup.ready()
             return make_plan(WarehouseClient(warehouse_path()), tables, (model, version), n=args.n,
-                             target=args.target), decision
+                             target=args.target, cache=plan_cache(layout().models) if shared else None), decision
         except (PlanningError, ConfigError) as exc:
             raise CommandError(str(exc)) from None
 

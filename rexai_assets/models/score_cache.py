@@ -47,23 +47,35 @@ class ScoreCache:
         return self.folder / f"{key[:32]}.npz"
 
     def get(self, key: str, targets: tuple[str, ...]) -> ScoredPool | None:
+        arrays = self.get_arrays(key)
+        if arrays is None:
+            return None
+        try:
+            predictions = {t: {f: arrays[f"{t}.{f}"] for f in FIELDS} for t in targets}
+        except KeyError:
+            return None  # an entry of another shape is re-scored and rewritten, never served
+        return ScoredPool(predictions, arrays.get(NOVELTY))
+
+    def put(self, key: str, pool: ScoredPool) -> None:
+        arrays = {f"{t}.{f}": np.asarray(v[f]) for t, v in pool.predictions.items() for f in FIELDS}
+        if pool.novelty is not None:
+            arrays[NOVELTY] = np.asarray(pool.novelty)
+        self.put_arrays(key, arrays)
+
+    def get_arrays(self, key: str) -> dict[str, np.ndarray] | None:
+        """Every array stored under `key`, or None (absent or damaged)."""
         path = self.path(key)
         if not path.exists():
             return None
         try:
             with np.load(path, allow_pickle=False) as data:
-                predictions = {t: {f: data[f"{t}.{f}"] for f in FIELDS} for t in targets}
-                novelty = data[NOVELTY] if NOVELTY in data.files else None
+                return {name: data[name] for name in data.files}
         except (OSError, KeyError, ValueError):
             return None  # a damaged entry is re-scored and rewritten, never served
-        return ScoredPool(predictions, novelty)
 
-    def put(self, key: str, pool: ScoredPool) -> None:
+    def put_arrays(self, key: str, arrays: dict[str, np.ndarray]) -> None:
         from rexai_assets.atomic import write_with
 
-        arrays = {f"{t}.{f}": np.asarray(v[f]) for t, v in pool.predictions.items() for f in FIELDS}
-        if pool.novelty is not None:
-            arrays[NOVELTY] = np.asarray(pool.novelty)
         self.folder.mkdir(parents=True, exist_ok=True)
 
         def write(tmp: Path) -> None:

@@ -124,13 +124,17 @@ def calibration_sources(recorded: Any, targets: Sequence[str]) -> dict[str, str]
     return out
 
 
+def recorded_model_hash(ensemble: Any) -> str | None:
+    """The hash recorded when the model was saved or loaded (never re-serialised here); None: not cached by hash."""
+    return getattr(ensemble, "_model_hash", None) or (getattr(ensemble, "metadata", None) or {}).get("model_hash")
+
+
 def scorer_card(ensemble: Any, version: str | None) -> dict[str, Any]:
     """What a scorer needs of a loaded ensemble besides its predictions (JSON-able): kept beside the cached
     artefacts so a repeated pool is served without loading the ensemble (score_cache.py)."""
     metadata = getattr(ensemble, "metadata", None) or {}
     importances = forest_importances(ensemble)
-    # the hash recorded when the model was saved or loaded (never re-serialised here); None: not cached by hash
-    model_hash = getattr(ensemble, "_model_hash", None) or metadata.get("model_hash")
+    model_hash = recorded_model_hash(ensemble)
     return {"version": None if version is None else str(version), "model_hash": model_hash,
             "feature_order_hash": getattr(ensemble, "feature_order_hash", None),
             "feature_names": list(ensemble.feature_names), "target_names": list(ensemble.target_names),

@@ -28,16 +28,16 @@ def experiment_plan(context: dg.AssetExecutionContext, config: PlanRequest, stor
     """The next batch of lab experiments: explore where the champion is unsure, verify the presets, resolve disagreement."""
     from rexai_assets.planning.plan import PlanningError
     from rexai_assets.planning.report import plan_metadata
-    from rexai_assets.planning.service import load_version, make_plan
+    from rexai_assets.planning.service import load_champion_card, make_plan, plan_cache
     from rexai_assets.raw.tables import load_raw_tables
 
     data = storage.layout
     try:
-        model = load_version(mlflow)
+        model = load_champion_card(mlflow)
     except PlanningError as exc:  # no champion yet (e.g. the first challenger was rejected): nothing to plan with
         context.log.warning(str(exc))
         return dg.Output({"plan_id": None, "model_version": None, "experiments": []}, metadata={"skipped": str(exc)})
     plan = make_plan(warehouse.client(), load_raw_tables(data.raw), model, n=config.n or None,
-                     target=config.target or None)
+                     target=config.target or None, cache=plan_cache(data.models))
     context.log.info(f"{plan.plan_id}: {len(plan.experiments)} experiments with champion v{plan.model_version}")
     return dg.Output(plan.document(), metadata=plan_metadata(plan, data.root))

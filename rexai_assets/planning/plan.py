@@ -64,8 +64,10 @@ def measured_reference(measured: Sequence[tuple[str, str]], tables: Any, ctx: An
     return ids, featurize_recipes(list(recipes.values()), tables, ctx).to_numpy(np.float64)
 
 
-def score_pool(tables: Any, ensemble: Any, cfg: PlanningSettings, candidates: int, batch_kg: float) -> Pool:
-    """Draw the pool and score it with one pass of the ensemble (served values, intervals and members)."""
+def score_pool(tables: Any, ensemble: Any, cfg: PlanningSettings, candidates: int, batch_kg: float,
+               cache: Any = None) -> Pool:
+    """Draw the pool and score it with one pass of the ensemble (served values, intervals, members and the
+    correction committee's spread), or take those scores from `cache` (models/score_cache.py)."""
     from rexai_assets.gold.features import feature_context
     from rexai_assets.gold.feasible import sample_candidates
 
@@ -73,11 +75,35 @@ def score_pool(tables: Any, ensemble: Any, cfg: PlanningSettings, candidates: in
     if tuple(ctx.names) != tuple(ensemble.feature_names):
         raise PlanningError("the model's feature names/order differ from the current feature contract")
     cands = sample_candidates(ctx, tables.inventory, candidates, cfg.seed, batch_kg)
-    pred, members = ensemble.predict_with_members(cands.X)
+    targets = tuple(ensemble.target_names)
+    pred, members, spread, served = pool_scores(ensemble, cands.X, targets, cache)
     stats = acq.standardiser(cands.X)
-    pool = Pool(ctx, cands, stats, acq.standardise(cands.X, stats), pred, members, tuple(ensemble.target_names))
-    pool.spread, pool.served_on_scale = correction_uncertainty(ensemble, cands.X, pred, members)
+    pool = Pool(ctx, cands, stats, acq.standardise(cands.X, stats), pred, members, targets)
+    pool.spread, pool.served_on_scale = spread, served
     return pool
+
+
+def pool_scores(ensemble: Any, X: np.ndarray, targets: tuple[str, ...], cache: Any = None) -> tuple:
+    """(predictions, members, committee spread, served on scale) of `X`: stored per (model hash, X) in
+    `cache` when one is given and the model's hash is known, so a repeated plan does not load the model."""
+    from rexai_assets.models.score_cache import FIELDS, pool_key
+    from rexai_assets.models.scorer import recorded_model_hash
+
+    model_hash = recorded_model_hash(ensemble) if cache is not None else None
+    key = pool_key(model_hash, X) if model_hash else None
+    stored = cache.get_arrays(key) if key else None
+    if stored is not None and all(f"{t}.{f}" in stored for t in targets for f in FIELDS):
+        members = {name[len("member."):]: a for name, a in stored.items() if name.startswith("member.")}
+        return ({t: {f: stored[f"{t}.{f}"] for f in FIELDS} for t in targets}, members, stored.get("spread"),
+                stored.get("served_on_scale"))
+    pred, members = ensemble.predict_with_members(X)
+    spread, served = correction_uncertainty(ensemble, X, pred, members)
+    if key:
+        arrays = {f"{t}.{f}": np.asarray(pred[t][f]) for t in targets for f in FIELDS}
+        arrays.update({f"member.{name}": np.asarray(a) for name, a in members.items()})
+        arrays.update({name: a for name, a in (("spread", spread), ("served_on_scale", served)) if a is not None})
+        cache.put_arrays(key, arrays)
+    return pred, members, spread, served
 
 
 def correction_uncertainty(ensemble: Any, X: np.ndarray, pred: Mapping[str, Any],
@@ -211,14 +237,14 @@ def assemble(pool: Pool, picks: list[tuple[int, str, float]], version: str | Non
 def plan_experiments(tables: Any, ensemble: Any, version: str | None, measured: Sequence[tuple[str, str]],
                      planned: set[str], cfg: PlanningSettings, n: int, presets: Sequence[Any],
                      mix: Mapping[str, float] | None = None, rival: Any = None, proposal_id: str | None = None,
-                     pool_size: tuple[int, float] | None = None) -> Plan:
+                     pool_size: tuple[int, float] | None = None, cache: Any = None) -> Plan:
     """The plan of `n` experiments (see the module docstring); `rival` (another ensemble, e.g. the challenger)
     makes `disagreement` the spread between the two models instead of between the champion's members."""
     from rexai_assets.planning.config import planning_config_sha256, pool_settings
 
     if n < 1:
         raise PlanningError(f"the number of experiments must be at least 1, got {n}")
-    pool = score_pool(tables, ensemble, cfg, *(pool_size or pool_settings()))
+    pool = score_pool(tables, ensemble, cfg, *(pool_size or pool_settings()), cache=cache)
     measured_ids, measured_X = measured_reference(measured, tables, pool.ctx)
     rival_values = None
     if rival is not None:

@@ -16,6 +16,55 @@ from rexai_assets.warehouse import WarehouseClient
 LEARNING_CURVE = Path("benchmarks") / "planning" / "learning_curve.png"
 
 
+class CardModel:
+    """The champion as a plan first needs it: its scorer card (feature and target names, coverage target,
+    model hash) at once; the ensemble is loaded only when something must be scored (a pool whose scores are
+    not in the plan cache, a habitat adapter, a rival)."""
+
+    def __init__(self, card: Mapping[str, Any], load: Callable[[], Any]) -> None:
+        self.feature_names = tuple(card["feature_names"])
+        self.target_names = tuple(card["target_names"])
+        self._model_hash = str(card["model_hash"])
+        self.metadata = {"model_hash": self._model_hash}
+        if card.get("coverage_target") is not None:
+            self.metadata["coverage_target"] = card["coverage_target"]
+        self._load, self._loaded = load, None
+
+    def __getattr__(self, name: str) -> Any:  # only for what the card does not hold
+        if name.startswith("__") or name in ("_load", "_loaded"):
+            raise AttributeError(name)
+        if self._loaded is None:
+            self._loaded = self._load()
+        return getattr(self._loaded, name)
+
+
+def load_champion_card(tracking: Any) -> tuple[Any, str]:
+    """(model, version) of the champion: a `CardModel` when its scorer card is beside its cached artefacts
+    (`rexai recommend` and the `experiment_plan` runs write it), else the loaded ensemble, whose card is
+    then written for the next call."""
+    from rexai_assets.models import registry
+    from rexai_assets.models.scorer import read_card, scorer_card, write_card
+
+    info = registry.resolve_alias(tracking)
+    if info is None:
+        raise PlanningError("no champion yet: plans are made from a trained model (run `rexai run` first)")
+    card = read_card(registry.cache_folder(info), info)
+    if card is not None and card.get("feature_order_hash") == registry.current_feature_order_hash():
+        uri = tracking if isinstance(tracking, str) else tracking.tracking_uri
+        return CardModel(card, lambda: registry.load_version(info, uri, registry.current_feature_order_hash())), \
+            str(info.version)
+    model, version = load_version(tracking)
+    write_card(registry.cache_folder(info), scorer_card(model, version))
+    return model, version
+
+
+def plan_cache(models_dir: Path) -> Any:
+    """Where the scores of planning's pool are kept per (model hash, pool): beside serving's score cache."""
+    from rexai_assets.models.score_cache import ScoreCache
+
+    return ScoreCache(Path(models_dir) / "cache" / "plan_scores")
+
+
 def load_version(tracking: Any, version: str | None = None) -> tuple[Any, str]:
     """(ensemble, version): `version`, or the champion resolved now; PlanningError without one."""
     from rexai_assets.models import registry
@@ -45,7 +94,7 @@ def presets_for(tables: Any, target: str | None) -> list[Any]:
 
 def plan_in(con: Any, tables: Any, model: tuple[Any, str], n: int | None = None, target: str | None = None,
             rival: Any = None, mix: Mapping[str, float] | None = None, proposal_id: str | None = None,
-            pool_size: tuple[int, float] | None = None, cfg: Any = None) -> Plan:
+            pool_size: tuple[int, float] | None = None, cfg: Any = None, cache: Any = None) -> Plan:
     """Plan `n` experiments (planning.yaml batch_size) with `model`, excluding what `con`'s warehouse holds as
     measured or planned; the caller stores it (`insert_plan`) in the same transaction. `cfg` replaces
     planning.yaml (the benchmark's uncertainty-only baseline)."""
@@ -55,7 +104,7 @@ def plan_in(con: Any, tables: Any, model: tuple[Any, str], n: int | None = None,
     sync_measured(con)
     return plan_experiments(tables, model[0], model[1], measured_recipes(con), planned_ids(con), cfg,
                             n or cfg.batch_size, presets_for(tables, target), mix=mix, rival=rival,
-                            proposal_id=proposal_id, pool_size=pool_size)
+                            proposal_id=proposal_id, pool_size=pool_size, cache=cache)
 
 
 def make_plan(warehouse: WarehouseClient, tables: Any, model: tuple[Any, str], **kwargs: Any) -> Plan:
