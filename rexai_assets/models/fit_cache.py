@@ -118,11 +118,12 @@ def record_selection(directory: Path, weights: Mapping[str, Mapping[str, float]]
 
 def unselected_skip(directory: Path, member: str, basis: str, recheck_after: int) -> str | None:
     """Why `member` need not be trained this time (and the skip is counted), or None: train it."""
-    entry = _read_selection(directory).get(member)
+    record = _read_selection(directory)
+    entry = record.get(member)
     if (recheck_after <= 0 or entry is None or entry["weight"] > 0 or entry["basis"] != basis
             or entry["skipped"] >= recheck_after):
         return None
     entry["skipped"] += 1
-    _write_selection(directory, {**_read_selection(directory), member: entry})
+    _write_selection(directory, record)
     return (f"not trained: the last selection weighted it 0 on every target, on the same simulated rows and "
             f"settings (skip {entry['skipped']} of {recheck_after} before it is compared again)")
