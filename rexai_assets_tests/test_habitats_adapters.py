@@ -275,7 +275,7 @@ def test_second_vote_on_a_habitat_adapter_proposal(platform, capsys, monkeypatch
     for argv, reason in (([approved, "--reviewer", "ana"], f"proposal {approved} is PROMOTED, not PENDING_APPROVAL"),
                          ([stale, "--reviewer", "ana"], "the shared champion changed since proposal"),
                          ([stale, "--reviewer", " "], "a reviewer name is required"),
-                         ([stale, "--reviewer", "ana", "--request-tests", "3"], "--request-tests plans experiments"),
+                         ([stale, "--reviewer", "ana", "--request-tests", "3"], "requesting tests plans experiments"),
                          (["HP-nowhere", "--reviewer", "ana"], "no proposal 'HP-nowhere'")):
         assert main(["approve", *argv]) == 1
         err = capsys.readouterr().err.strip()
@@ -291,3 +291,41 @@ def test_second_vote_on_a_habitat_adapter_proposal(platform, capsys, monkeypatch
     with platform.connect() as con:                        # the shared model's tables hold nothing of this
         assert [con.execute(f"SELECT count(*) FROM registry.{t}").fetchone()[0]
                 for t in ("approval_audit_log", "promotion_proposals")] == [0, 0]
+
+
+def test_review_promotion_job_decides_an_adapter_proposal(platform):
+    """The UI's door of the second vote: the same `review_promotion` job as the shared model's, on an HP-… id."""
+    import dagster as dg
+
+    from rexai_assets.definitions import build_definitions
+    from rexai_assets.habitats import store
+    from rexai_assets.models.registry import get_alias_version
+
+    client, name = platform.client(), registered_name("gale")
+    if get_alias_version(client, CHAMPION, name) is not None:
+        client.delete_registered_model_alias(name, CHAMPION)
+    declined, approved = pending_copy(platform, "gale"), pending_copy(platform, "gale")
+    job = build_definitions().resolve_job_def("review_promotion")
+
+    def review(proposal_id: str, decision: str) -> Any:
+        config = {"proposal_id": proposal_id, "decision": decision, "reviewer": "chief engineer", "notes": "lab ok"}
+        return job.execute_in_process(run_config={"ops": {"apply_review": {"config": config}}},
+                                      instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+    asked = review(approved, "request_tests")          # the shared model's third answer only: refused, nothing written
+    failure = next(e for e in asked.all_events if e.is_step_failure).step_failure_data.error
+    assert not asked.success and "an adapter proposal is approved or rejected" in failure.message
+    assert review(declined, "reject").success
+    result = review(approved, "approve")
+    assert result.success and get_alias_version(client, CHAMPION, name) == "1"
+    assert result.output_for_node("apply_review") == {"action": "approve", "registered_model": name,
+                                                      "champion_after": "1", "audit_id": result.output_for_node(
+                                                          "apply_review")["audit_id"]}
+    assert not review(approved, "reject").success     # decided already: refused with its reason
+    with platform.connect() as con:
+        audit, proposals = store.habitat_audit(con, "gale"), store.habitat_proposals(con, "gale")
+    steps = {p: audit.loc[audit["proposal_id"] == p, ["action", "reviewer", "notes"]].values.tolist()
+             for p in (declined, approved)}
+    assert steps[declined][1:] == [["decline", "chief engineer", "lab ok"]]
+    assert steps[approved][1:] == [["approve", "chief engineer", "lab ok"]]
+    assert dict(zip(proposals["proposal_id"], proposals["status"]))[declined] == "DECLINED"

@@ -60,50 +60,31 @@ def habitat_proposals(pending: bool, limit: int) -> list:
 def cmd_approve(args: argparse.Namespace) -> int:
     from rexai_assets.evaluation.promotion import PromotionError
     from rexai_assets.habitats.store import is_habitat_proposal
+    from rexai_assets.habitats.vote import apply_vote
 
     if args.request_tests is not None and args.request_tests < 1:
         raise CommandError("--request-tests needs at least 1 experiment")
-    if is_habitat_proposal(args.proposal_id):
-        return approve_habitat(args)
+    decision = "request_tests" if args.request_tests is not None else "reject" if args.reject else "approve"
     try:
-        if args.request_tests is not None:
-            outcome = _desk().request_tests(args.proposal_id, args.reviewer, args.request_tests, notes=args.notes)
-        else:
-            outcome = _desk().decide(args.proposal_id, args.reviewer, approve=not args.reject, notes=args.notes)
+        outcome = apply_vote(args.proposal_id, decision, args.reviewer, args.notes, args.request_tests)
     except PromotionError as exc:
         raise CommandError(str(exc)) from None
-    if outcome.action == "request_tests":
-        print(f"{outcome.proposal.proposal_id}: {outcome.proposal.review_notes} (requested by {args.reviewer}); "
-              f"AWAITING_TESTS, champion stays v{outcome.champion_after or '-'}")
-    elif outcome.action == "decline":
-        print(f"{outcome.proposal.proposal_id}: declined by {args.reviewer}; champion stays v{outcome.champion_after or '-'}")
-    else:
-        print(f"{outcome.proposal.proposal_id}: approved by {args.reviewer}; champion v{outcome.champion_before or '-'}"
-              f" -> v{outcome.champion_after}")
+    print(vote_line(outcome, args.reviewer, is_habitat_proposal(args.proposal_id)))
     return 0
 
 
-def approve_habitat(args: argparse.Namespace) -> int:
-    """The second vote on a habitat adapter proposal (`HP-…`): approve, or `--reject`."""
-    from rexai_assets.evaluation.promotion import PromotionError
-    from rexai_assets.habitats.vote import desk_from_resources
-
-    if args.request_tests is not None:
-        raise CommandError("--request-tests plans experiments for the shared model; an adapter proposal is "
-                           "approved or rejected (--reject)")
-    try:
-        outcome = desk_from_resources().decide(args.proposal_id, args.reviewer, approve=not args.reject,
-                                               notes=args.notes)
-    except PromotionError as exc:
-        raise CommandError(str(exc)) from None
+def vote_line(outcome, reviewer: str, habitat: bool) -> str:
+    """What a second vote did, in one line (a habitat adapter's champion is named with its registry and base)."""
     proposal = outcome.proposal
+    if outcome.action == "request_tests":
+        return (f"{proposal.proposal_id}: {proposal.review_notes} (requested by {reviewer}); "
+                f"AWAITING_TESTS, champion stays v{outcome.champion_after or '-'}")
+    champion = f"{proposal.registered_model} champion" if habitat else "champion"
     if outcome.action == "decline":
-        print(f"{proposal.proposal_id}: declined by {args.reviewer}; {proposal.registered_model} champion stays "
-              f"v{outcome.champion_after or '-'}")
-    else:
-        print(f"{proposal.proposal_id}: approved by {args.reviewer}; {proposal.registered_model} champion "
-              f"v{outcome.champion_before or '-'} -> v{outcome.champion_after} (on shared v{proposal.base_model_version})")
-    return 0
+        return f"{proposal.proposal_id}: declined by {reviewer}; {champion} stays v{outcome.champion_after or '-'}"
+    on_base = f" (on shared v{proposal.base_model_version})" if habitat else ""
+    return (f"{proposal.proposal_id}: approved by {reviewer}; {champion} v{outcome.champion_before or '-'} -> "
+            f"v{outcome.champion_after}{on_base}")
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:

@@ -115,9 +115,10 @@ def review_link(proposal_id: str, base: str | None = None) -> str:
             f"?config={quote(json.dumps(config))}")  # JSON is YAML: the launchpad reads it as run config
 
 
-def review_commands(proposal_id: str) -> list[str]:
+def review_commands(proposal_id: str, request_tests: bool = True) -> list[str]:
+    """The commands of the second vote (`request_tests`: the shared model's third answer)."""
     return [f"rexai approve {proposal_id} --reviewer R", f"rexai approve {proposal_id} --reviewer R --reject",
-            f"rexai approve {proposal_id} --reviewer R --request-tests N"]
+            *([f"rexai approve {proposal_id} --reviewer R --request-tests N"] if request_tests else [])]
 
 
 def review_plots(measured_golden: Mapping[str, Mapping[str, Sequence]]) -> dict[str, bytes]:

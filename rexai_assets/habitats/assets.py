@@ -27,11 +27,24 @@ def sync_habitat_partitions(instance: dg.DagsterInstance, habitats: Iterable[str
     return wanted
 
 
+def decide_markdown(proposal_id: str) -> str:
+    """How a person decides an adapter proposal waiting for the second vote: the launchpad and the commands."""
+    from rexai_assets.evaluation.review import review_commands, review_link
+
+    return "\n\n".join([f"[review_promotion launchpad]({review_link(proposal_id)})",
+                         *(f"`{c}`" for c in review_commands(proposal_id, request_tests=False))])
+
+
 def outcome_metadata(outcome) -> dict:
-    return {"habitat": outcome.habitat, "note": outcome.note, "trusted_rows": outcome.trusted_rows,
+    from rexai_assets.habitats.store import PENDING
+
+    waiting = {"decide": dg.MetadataValue.md(decide_markdown(outcome.proposal_id))} \
+        if outcome.status == PENDING and outcome.proposal_id else {}
+    return {**waiting, "habitat": outcome.habitat, "note": outcome.note, "trusted_rows": outcome.trusted_rows,
             "min_rows": outcome.min_rows, "golden_rows": outcome.golden_rows,
             "adapter_version": str(outcome.adapter_version), "recommendation": str(outcome.recommendation),
-            "status": str(outcome.status), "base_model_version": str(outcome.base_model_version),
+            "status": str(outcome.status), "proposal_id": str(outcome.proposal_id),
+            "base_model_version": str(outcome.base_model_version),
             "adapted_targets": dg.MetadataValue.json(outcome.adapted_targets),
             "interval_sources": dg.MetadataValue.json(outcome.interval_sources),
             "criteria": dg.MetadataValue.md("\n".join(

@@ -109,3 +109,27 @@ def desk_from_resources(resources: dict[str, Any] | None = None) -> HabitatDesk:
     data = resources["storage"].layout
     return HabitatDesk(resources["warehouse"].connect, resources["mlflow"].client(), data.root / "registry.lock",
                        data.models)
+
+
+DECISIONS = ("approve", "reject", "request_tests")
+
+
+def apply_vote(proposal_id: str, decision: str, reviewer: str, notes: str | None = None, tests: int | None = None,
+               resources: dict[str, Any] | None = None) -> Any:
+    """The second vote on any proposal, the one door of `rexai approve` and the `review_promotion` job: a habitat
+    adapter's (`HP-…`) on its habitat desk, the shared model's (`PR-…`) on the shared desk. `request_tests`
+    (`tests` experiments) is the shared model's only: an adapter is approved or rejected. A `DecisionOutcome`."""
+    from rexai_assets.evaluation.promotion import PromotionError, desk_from_resources as shared_desk
+    from rexai_assets.habitats.store import is_habitat_proposal
+
+    if decision not in DECISIONS:
+        raise PromotionError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
+    if is_habitat_proposal(proposal_id):
+        if decision == "request_tests":
+            raise PromotionError("requesting tests plans experiments for the shared model; an adapter proposal "
+                                 "is approved or rejected")
+        return desk_from_resources(resources).decide(proposal_id, reviewer, approve=decision == "approve", notes=notes)
+    desk = shared_desk(resources)
+    if decision == "request_tests":
+        return desk.request_tests(proposal_id, reviewer, int(tests or 0), notes=notes)
+    return desk.decide(proposal_id, reviewer, approve=decision == "approve", notes=notes)
