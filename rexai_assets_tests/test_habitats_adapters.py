@@ -329,3 +329,19 @@ def test_review_promotion_job_decides_an_adapter_proposal(platform):
     assert steps[declined][1:] == [["decline", "chief engineer", "lab ok"]]
     assert steps[approved][1:] == [["approve", "chief engineer", "lab ok"]]
     assert dict(zip(proposals["proposal_id"], proposals["status"]))[declined] == "DECLINED"
+
+
+def test_a_waiting_adapter_proposal_shows_how_to_decide_it_in_the_ui():
+    from urllib.parse import unquote
+
+    from rexai_assets.habitats.assets import outcome_metadata
+    from rexai_assets.habitats.service import HabitatOutcome
+    from rexai_assets.habitats.store import PENDING, PROMOTED
+
+    waiting = HabitatOutcome("gale", 80, 50, "adapter v2 (on shared v5) waits for a second vote", status=PENDING,
+                             proposal_id="HP-gale-x-v2-abc")
+    decide = outcome_metadata(waiting)["decide"].value
+    assert "/jobs/review_promotion/playground/setup" in decide and '"proposal_id": "HP-gale-x-v2-abc"' in unquote(decide)
+    assert "`rexai approve HP-gale-x-v2-abc --reviewer R --reject`" in decide and "--request-tests" not in decide
+    assert "decide" not in outcome_metadata(HabitatOutcome("gale", 80, 50, "promoted", status=PROMOTED,
+                                                           proposal_id="HP-gale-x-v2-abc"))
