@@ -95,3 +95,21 @@ def test_fold_models_are_kept_as_a_committee_whose_spread_grows_away_from_the_me
     # An artefact saved before committees existed loads with none: zero spread, same correction.
     old = MeasuredCorrection.from_state({k: v for k, v in model.state().items() if k != "committee"})
     assert not old.spread(X, prior[:, 0], TARGETS[0]).any()
+
+
+def test_average_folds_serves_the_mean_of_the_full_and_fold_models_and_survives_a_round_trip():
+    rng = np.random.default_rng(5)
+    X, prior = rng.uniform(0, 1, (150, 2)), rng.uniform(0, 1, (150, 2))
+    Y = prior + 0.2 * X[:, :1] + rng.normal(0, 0.05, (150, 2))
+    model = cross_fit_correction(X, Y, np.ones(150), prior, np.ones(150, bool), np.arange(150).astype(str), TARGETS,
+                                 CorrectionConfig(min_rows=50, folds=5), seed=3).correction
+    target = next(iter(model.models))
+    full = model.delta(X, prior[:, 0], target)
+    assert "average_folds" not in model.state()   # the shared correction's saved state is as it was
+    model.average_folds = True
+    members = [model.models[target], *model.committee[target]]
+    expected = np.mean([m.predict(np.column_stack([X, prior[:, 0]])) for m in members], axis=0)
+    averaged = model.delta(X, prior[:, 0], target)
+    assert len(members) == 6 and np.allclose(averaged, expected) and not np.allclose(averaged, full)
+    again = MeasuredCorrection.from_state(model.state())
+    assert again.average_folds and np.array_equal(again.delta(X, prior[:, 0], target), averaged)

@@ -11,7 +11,10 @@ stay together); each fold is predicted by a model fitted on the others. Those ou
 correction that does not help is not served, and (b) calibrate the served intervals (cross-conformal,
 see models/conformal.py), so every measured row calibrates and none is set aside.
 Served value = prior + correction (on the scale). The fold models are kept as a committee: their spread
-on a recipe is how unsure the correction is there (planning explores where it is largest).
+on a recipe is how unsure the correction is there (planning explores where it is largest). A correction
+with `average_folds` serves the mean of the full model and its fold models (bagging: less variance where
+the rows are few; the habitat adapters use it, see models/adapters.py); the shared correction serves the
+full model.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class MeasuredCorrection:
     offsets: dict[str, float | None] = field(default_factory=dict)
     # Per target, the cross-fitting's fold models (whenever a cross-fit ran, served or not).
     committee: dict[str, list] = field(default_factory=dict)
+    # Serve the mean of the full model and the fold models instead of the full model alone.
+    average_folds: bool = False
 
     def on_scale(self, prior: np.ndarray, target: str) -> np.ndarray:
         """The prior in units mapped onto the scale the correction learned on."""
@@ -59,6 +64,8 @@ class MeasuredCorrection:
         model = self.models.get(target)
         if model is None or len(X) == 0:
             return np.zeros(len(X))
+        if self.average_folds:
+            return np.mean([_predict(m, X, prior) for m in [model, *self.committee.get(target, [])]], axis=0)
         return _predict(model, X, prior)
 
     def apply(self, X: np.ndarray, prior: np.ndarray, target: str) -> np.ndarray:
@@ -70,12 +77,16 @@ class MeasuredCorrection:
 
     def state(self) -> dict:
         return {"target_names": list(self.target_names), "models": self.models, "rows": self.rows,
-                "offsets": self.offsets, "committee": self.committee}
+                "offsets": self.offsets, "committee": self.committee,
+                # only when set: the shared correction's saved state (and its model hash) stays as it was
+                **({"average_folds": True} if self.average_folds else {})}
 
     @classmethod
     def from_state(cls, state: dict) -> "MeasuredCorrection":
+        """(A state saved before `average_folds` existed served the full model.)"""
         return cls(tuple(state["target_names"]), dict(state["models"]), dict(state.get("rows", {})),
-                   dict(state.get("offsets", {})), dict(state.get("committee", {})))
+                   dict(state.get("offsets", {})), dict(state.get("committee", {})),
+                   bool(state.get("average_folds", False)))
 
 
 @dataclass
