@@ -18,7 +18,8 @@ class ReviewDecision(dg.Config):
     decision: Literal["approve", "reject", "request_tests"]
     reviewer: str
     notes: str = ""
-    tests: int = 10  # with decision request_tests (shared proposals): experiments where challenger and champion disagree most
+    # with decision request_tests (shared proposals only): experiments where challenger and champion disagree most
+    tests: int = 10
 
 
 @dg.op(description="Apply a reviewer's approve / reject / request_tests decision to a pending proposal (PR-… or HP-…).",

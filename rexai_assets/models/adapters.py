@@ -5,8 +5,9 @@ An adapter is a small residual model per target on top of a frozen base, the sha
 only, with the shared prediction as an extra input, the way a low-rank adapter sits on a frozen base. It is
 the measured correction's code (models/correction.py) with the shared champion as the prior: cross-fitted by
 recipe, serving the mean of the full residual model and its fold models (`average_folds`), a target is
-adapted only where the out-of-fold error on the habitat's trusted rows beats the shared model alone, and those out-of-fold residuals calibrate the adapted target's 95 % interval on the habitat's
-own rows (cross-conformal, models/conformal.py). Targets it does not adapt keep the shared prediction; they
+adapted only where the out-of-fold error on the habitat's trusted rows beats the shared model alone, and
+those out-of-fold residuals calibrate the adapted target's 95 % interval on the habitat's own rows
+(cross-conformal, models/conformal.py). Targets it does not adapt keep the shared prediction; they
 keep the shared interval too, unless that interval covers the habitat's trusted rows significantly less
 than the nominal 95 % (the coverage test of models/rules.py, on the shared model's honest values: out of
 fold where it trained on the row). Then their interval is calibrated the same way on those honest shared
