@@ -130,13 +130,14 @@ def test_definitions_import_light_and_ablation_job():
     import sys
 
     code = ("import sys; from rexai_assets.serving.defs import defs as s; from rexai_assets.evaluation.defs import defs as e; "
+            "from rexai_assets.habitats.defs import defs as h; "
             "print(sorted(m for m in ('mlflow', 'torch', 'matplotlib', 'great_expectations', 'sklearn') if m in sys.modules)); "
-            "print([a.key.to_user_string() for d in (s, e) for a in d.assets], sorted(j.name for d in (s, e) for j in d.jobs))")
+            "print([a.key.to_user_string() for d in (s, e, h) for a in d.assets], sorted(j.name for d in (s, e, h) for j in d.jobs))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0] == "[]"
     assert out[1] == ("['model_bundle', 'recipe_recommendations', 'model_evaluation', 'promotion_proposal', 'learning_benchmark', "
-                      "'benchmarks', 'feature_ablations', 'prediction_ledger', 'learning_history'] "
-                      "['ablation_job', 'ledger_job', 'recommendations_job', 'review_promotion']")
+                      "'benchmarks', 'feature_ablations', 'prediction_ledger', 'learning_history', 'habitat_adapters'] "
+                      "['ablation_job', 'habitat_adapter_job', 'ledger_job', 'recommendations_job', 'review_promotion']")
     assert recipe_recommendations.partitions_def.name == "target_presets"
     assert next(iter(recipe_recommendations.specs)).automation_condition is not None
     assert model_bundle_verifies.check_specs and next(iter(model_bundle_verifies.check_specs)).blocking
