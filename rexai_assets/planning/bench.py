@@ -91,19 +91,24 @@ def regret(lab: Lab, chosen_truth: pd.Series, preset: pd.Series) -> float:
 
 def measure_model(lab: Lab, tables: Any) -> tuple[dict[str, float], dict[str, float], str]:
     """(holdout MAE per target, regret per preset, version) of the newest trained model (alias `challenger`):
-    what the experiments taught, whatever the gate then decided about serving it (the round line says)."""
+    what the experiments taught, whatever the gate then decided about serving it (the round line says). The
+    top recommendation is ranked as served (`rexai recommend`, `recipe_recommendations`): with the trusted
+    measurements ingested so far, so a recipe the lab measured to miss a preset ranks last."""
     from rexai_assets.contract import TARGETS
     from rexai_assets.gold.features import featurize_recipes
-    from rexai_assets.recipes import parse_recipe
-    from rexai_assets.serving.recommend import recommend
     from rexai_assets.models.scorer import load_scorer
+    from rexai_assets.paths import layout
+    from rexai_assets.recipes import parse_recipe
+    from rexai_assets.serving.measured import load_measured
+    from rexai_assets.serving.recommend import recommend
 
     scorer = load_scorer(alias="challenger")
+    measured = load_measured(layout().measured_snapshot)
     pred = scorer.predict(lab.holdout[list(scorer.feature_names)].to_numpy(np.float64))
     mae = {t: float(np.mean(np.abs(pred[t]["value"] - lab.holdout_truth[t].to_numpy(float)))) for t in TARGETS}
     regrets = {}
     for _, preset in lab.presets.iterrows():
-        rec = recommend(tables, str(preset["name"]), scorer, top_n=1)
+        rec = recommend(tables, str(preset["name"]), scorer, top_n=1, measured=measured)
         if rec.ranked.empty:
             regrets[str(preset["name"])] = 2.0  # nothing recommended: worse than any recipe that misses
             continue
