@@ -37,6 +37,19 @@ def pool_key(model_hash: str, X: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+def prediction_arrays(predictions: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """{target: {"value", "lo", "hi"}} as the flat `<target>.<field>` arrays an entry stores."""
+    return {f"{t}.{f}": np.asarray(v[f]) for t, v in predictions.items() for f in FIELDS}
+
+
+def predictions_from(arrays: dict[str, np.ndarray], targets: tuple[str, ...]) -> dict | None:
+    """The predictions of `targets` back from an entry's arrays; None when it lacks any (another shape)."""
+    try:
+        return {t: {f: arrays[f"{t}.{f}"] for f in FIELDS} for t in targets}
+    except KeyError:
+        return None
+
+
 class ScoreCache:
     """npz files under `folder`, one per scored pool, written atomically."""
 
@@ -48,16 +61,13 @@ class ScoreCache:
 
     def get(self, key: str, targets: tuple[str, ...]) -> ScoredPool | None:
         arrays = self.get_arrays(key)
-        if arrays is None:
-            return None
-        try:
-            predictions = {t: {f: arrays[f"{t}.{f}"] for f in FIELDS} for t in targets}
-        except KeyError:
-            return None  # an entry of another shape is re-scored and rewritten, never served
+        predictions = None if arrays is None else predictions_from(arrays, targets)
+        if predictions is None:
+            return None  # absent, damaged or of another shape: re-scored and rewritten, never served
         return ScoredPool(predictions, arrays.get(NOVELTY))
 
     def put(self, key: str, pool: ScoredPool) -> None:
-        arrays = {f"{t}.{f}": np.asarray(v[f]) for t, v in pool.predictions.items() for f in FIELDS}
+        arrays = prediction_arrays(pool.predictions)
         if pool.novelty is not None:
             arrays[NOVELTY] = np.asarray(pool.novelty)
         self.put_arrays(key, arrays)

@@ -86,20 +86,20 @@ def score_pool(tables: Any, ensemble: Any, cfg: PlanningSettings, candidates: in
 def pool_scores(ensemble: Any, X: np.ndarray, targets: tuple[str, ...], cache: Any = None) -> tuple:
     """(predictions, members, committee spread, served on scale) of `X`: stored per (model hash, X) in
     `cache` when one is given and the model's hash is known, so a repeated plan does not load the model."""
-    from rexai_assets.models.score_cache import FIELDS, pool_key
+    from rexai_assets.models.score_cache import pool_key, prediction_arrays, predictions_from
     from rexai_assets.models.scorer import recorded_model_hash
 
     model_hash = recorded_model_hash(ensemble) if cache is not None else None
     key = pool_key(model_hash, X) if model_hash else None
     stored = cache.get_arrays(key) if key else None
-    if stored is not None and all(f"{t}.{f}" in stored for t in targets for f in FIELDS):
+    pred = predictions_from(stored, targets) if stored is not None else None
+    if pred is not None:
         members = {name[len("member."):]: a for name, a in stored.items() if name.startswith("member.")}
-        return ({t: {f: stored[f"{t}.{f}"] for f in FIELDS} for t in targets}, members, stored.get("spread"),
-                stored.get("served_on_scale"))
+        return pred, members, stored.get("spread"), stored.get("served_on_scale")
     pred, members = ensemble.predict_with_members(X)
     spread, served = correction_uncertainty(ensemble, X, pred, members)
     if key:
-        arrays = {f"{t}.{f}": np.asarray(pred[t][f]) for t in targets for f in FIELDS}
+        arrays = prediction_arrays({t: pred[t] for t in targets})
         arrays.update({f"member.{name}": np.asarray(a) for name, a in members.items()})
         arrays.update({name: a for name, a in (("spread", spread), ("served_on_scale", served)) if a is not None})
         cache.put_arrays(key, arrays)
