@@ -110,3 +110,29 @@ def test_lab_sheet_rows_are_experiment_records_with_identity_only():
     doc = plan.document()
     assert list(doc) == ["plan_id", "model_version", "experiments"]
     assert list(doc["experiments"][0]) == ["recipe_id", "recipe", "purpose", "acquisition", "prediction"]
+
+
+def test_paired_comparison_differences_by_reality_with_a_t_interval():
+    from scipy.stats import t as student_t
+
+    from rexai_assets.planning.bench import comparison_lines, paired_comparison
+
+    def row(budget, mae, regret):
+        return {"budget": budget, "mae": dict(zip("ab", mae)), "regret": dict(zip("PQ", regret))}
+
+    scale = {"a": 1.0, "b": 2.0}
+    start = row(0, (1.0, 2.0), (0.5, 0.1))
+    runs = [{"planned": [start, row(50, (0.8, 1.6), (0.2, 0.1))],
+             "random": [start, row(50, (0.9, 1.6), (0.3, 1.1)), row(100, (0.7, 1.4), (0.2, 0.1))]},
+            {"planned": [start, row(50, (0.7, 1.8), (0.2, 0.3))],
+             "random": [start, row(50, (0.9, 1.6), (0.3, 0.1))]}]
+    (at50,) = paired_comparison(runs, [scale, scale])   # 0 is the shared start; 100 only random reached
+    assert at50["budget"] == 50 and at50["realities"] == 2
+    # Normalised MAE: (0.8 + 0.8) / 2 - (0.9 + 0.8) / 2 = -0.05 in both realities, so a zero-width interval.
+    assert at50["mae"] == pytest.approx({"mean_difference": -0.05, "ci_low": -0.05, "ci_high": -0.05, "pairs": 4,
+                                         "better": 2, "worse": 1})
+    # Mean regret: 0.15 - 0.7 = -0.55 and 0.25 - 0.2 = +0.05; per preset P better twice, Q better once, worse once.
+    half = student_t.ppf(0.975, 1) * np.std([-0.55, 0.05], ddof=1) / np.sqrt(2)
+    assert at50["regret"] == pytest.approx({"mean_difference": -0.25, "ci_low": -0.25 - half, "ci_high": -0.25 + half,
+                                            "pairs": 4, "better": 3, "worse": 1})
+    assert comparison_lines([at50])[0].startswith("planned - random at 50 (2 realities, 95 % t-interval): MAE / sd -0.0500")

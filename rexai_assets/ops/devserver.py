@@ -138,12 +138,11 @@ class DevServer:
         except subprocess.TimeoutExpired:
             _signal_group(pgid, signal.SIGKILL)
             self.process.wait(timeout=10)
-        # The webserver, daemon and code server share the group; give them a moment, then make sure.
-        deadline = time.monotonic() + 5.0
-        while _group_alive(pgid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _group_alive(pgid):
+        # The webserver, daemon and code server share the group; give them a moment, then make sure, and
+        # wait for the killed ones too (on a loaded machine they outlived the return of this method).
+        if not _group_gone_within(pgid, 5.0):
             _signal_group(pgid, signal.SIGKILL)
+            _group_gone_within(pgid, 10.0)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -151,6 +150,15 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
     except ProcessLookupError:
         pass
+
+
+def _group_gone_within(pgid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _group_alive(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def _group_alive(pgid: int) -> bool:

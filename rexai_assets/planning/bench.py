@@ -16,7 +16,9 @@ says), the holdout MAE against the noise-free reality per target and each preset
 regret in reality (true resource load of the chosen recipe minus the best true load among a random pool's
 recipes meeting the preset; 1 + shortfall when the chosen recipe does not meet it), and the round's wall
 time. `--seeds` runs several realities one after the other (one reality is one draw: the figures to
-report are their mean and spread, printed at the end). The learning curve (mean over realities, band of
+report are their mean and spread, printed at the end, with planned - random paired by reality: the mean
+difference and its 95 % t-interval over realities, and on how many (reality, target) and (reality, preset)
+pairs planned is better or worse). The learning curve (mean over realities, band of
 one sd) is drawn to `<data root>/benchmarks/planning/learning_curve.png` (shown in `experiment_plan`'s
 metadata) with the figures in `results.json` beside it. `--small` shrinks sizes only (gold pool, model
 profile, candidates).
@@ -305,6 +307,54 @@ def goals(curves: dict[str, list[dict]], per_round: int, rounds: int, factor: in
             "planned_mean_regret": mean_regret(planned), "random_mean_regret_same_budget": mean_regret(random[rounds])}
 
 
+def paired_comparison(runs: list[dict[str, list[dict]]], scale: list[dict[str, float]], strategy: str = "planned",
+                      baseline: str = "random") -> list[dict[str, Any]]:
+    """`strategy` - `baseline` at every budget above 0 that both reached, paired by reality (same start, holdout
+    and noise stream): per measure (normalised MAE, mean regret) the mean over realities of the difference with
+    a 95 % t-interval (realities are the independent draws: None with fewer than two), and on how many
+    (reality, target) or (reality, preset) pairs `strategy` is better / worse. Below 0 = `strategy` better."""
+    by_budget = [({r["budget"]: r for r in run[strategy]}, {r["budget"]: r for r in run[baseline]}, s)
+                 for run, s in zip(runs, scale) if strategy in run and baseline in run]
+    budgets = sorted(set.intersection(*(set(a) & set(b) for a, b, _ in by_budget)) - {0}) if by_budget else []
+    measures = {"mae": (lambda x, s: normalised_mae(x, s), lambda x, s: [x["mae"][t] / s[t] for t in sorted(x["mae"])]),
+                "regret": (lambda x, s: mean_regret(x), lambda x, s: [x["regret"][p] for p in sorted(x["regret"])])}
+    out = []
+    for budget in budgets:
+        row: dict[str, Any] = {"budget": budget, "realities": len(by_budget)}
+        for name, (summary, cells) in measures.items():
+            d = np.array([summary(a[budget], s) - summary(b[budget], s) for a, b, s in by_budget])
+            c = np.concatenate([np.subtract(cells(a[budget], s), cells(b[budget], s)) for a, b, s in by_budget])
+            row[name] = {"mean_difference": float(d.mean()), **dict(zip(("ci_low", "ci_high"), t_interval(d))),
+                         "pairs": int(len(c)), "better": int((c < -1e-12).sum()), "worse": int((c > 1e-12).sum())}
+        out.append(row)
+    return out
+
+
+def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float | None, float | None]:
+    """The t-interval of the mean of `values` (None, None with fewer than two: results.json stays strict JSON)."""
+    from scipy.stats import t as student_t
+
+    if len(values) < 2:
+        return None, None
+    half = float(student_t.ppf((1 + level) / 2, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values)))
+    return float(np.mean(values) - half), float(np.mean(values) + half)
+
+
+def comparison_lines(comparison: list[dict[str, Any]], strategy: str = "planned", baseline: str = "random") -> list[str]:
+    lines = []
+    for row in comparison:
+        parts = []
+        for measure, label in (("mae", "MAE / sd"), ("regret", "mean regret")):
+            m = row[measure]
+            interval = (f"[{m['ci_low']:+.4f}, {m['ci_high']:+.4f}]" if m["ci_low"] is not None
+                        else "[no interval from one reality]")
+            parts.append(f"{label} {m['mean_difference']:+.4f} {interval} "
+                         f"({strategy} better on {m['better']}, worse on {m['worse']} of {m['pairs']} pairs)")
+        lines.append(f"{strategy} - {baseline} at {row['budget']} ({row['realities']} realities, 95 % t-interval): "
+                     + "; ".join(parts))
+    return lines
+
+
 # Locations that would otherwise outlive a strategy's data root: MLflow exports the tracking URI it is given
 # to the environment, so the next strategy would register its models in the previous one's registry.
 LOCATION_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "REXAI_WAREHOUSE_PATH", "REXAI_IO_BASE")
@@ -362,7 +412,8 @@ def run_benchmark(rounds: int, per_round: int, bootstrap: int, random_factor: in
                            "random_factor": random_factor, "small": small},
               "target_scale": dict(zip(seeds, scales)), "seconds": seconds,
               "curves": dict(zip(seeds, runs)), "goals": goal_rows,
-              "summary": {s: {k: v.tolist() for k, v in mean_curve(runs, s, scales).items()} for s in runs[0]}}
+              "summary": {s: {k: v.tolist() for k, v in mean_curve(runs, s, scales).items()} for s in runs[0]},
+              "comparison": paired_comparison(runs, scales)}
     write_bytes_atomic(out / "learning_curve.png", learning_curve_png(runs, scales))
     write_text_atomic(out / "results.json", json.dumps(result, indent=2))
     return result
@@ -407,6 +458,8 @@ def print_summary(result: dict[str, Any]) -> None:
         cells = [f"{b:.0f}: MAE {m:.4f} ({ms:.4f}) regret {r:.3f} ({rs:.3f})"
                  for b, m, ms, r, rs in zip(c["budget"], c["mae"], c["mae_sd"], c["regret"], c["regret_sd"])]
         print(f"{strategy:<11} " + " | ".join(cells))
+    for line in comparison_lines(result.get("comparison", [])):
+        print(line)
     for seed, g in result["goals"].items():
         print(f"reality {seed}: goal 1: {g['planned_budget']} planned vs {g['random_budget']} random: MAE within 10 % "
               f"on {g['targets_within']} of 5 targets {g['mae_within_10pct']} (target >= 4); goal 2: mean regret "
