@@ -37,7 +37,14 @@ def test_served_prediction_measured_ingested_ledgered_and_in_the_history(config_
     assert {e["model_version"] for e in predicted.values()} == {"1"}
 
     labels = make_reality(1).measure(recipes[list(feature_names())], np.random.default_rng(5))
-    write_experiments(platform.data, experiment_records(recipes, labels, datetime.now(timezone.utc), per_day=10))
+    observed = datetime.now(timezone.utc)
+    records = experiment_records(recipes, labels, observed, per_day=10)
+    # Finished after the predictions were logged (the ledger's condition) and seconds apart, so all three stay in
+    # today's partition: ten minutes apart, the third finished tomorrow when the test ran after 23:40 UTC, and
+    # a partition of tomorrow is not ingested today.
+    records["finished_at"] = [observed + timedelta(seconds=i) for i in range(len(records))]
+    records["started_at"] = records["finished_at"] - timedelta(minutes=45)
+    write_experiments(platform.data, records)
     steps, _ = platform.ingest(None)
     assert len(steps) == 1 and steps[0].success
     outcome = run_job(platform.defs, "ledger_job", platform.instance)
