@@ -1,7 +1,7 @@
 """The active-learning benchmark, reduced: one reality the platform does not control, planned against random lab
 experiments through the real commands (plan, label, log, ingest, retrain), with small sizes.
 
-It checks that the comparison is fair and complete, not which strategy wins: over two rounds on two realities
+It checks that the comparison is fair and complete, not which strategy wins: over two rounds on five realities
 the difference is within the realities' spread (README, "Planning"), so asserting a winner would assert a draw.
 """
 
