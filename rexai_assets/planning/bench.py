@@ -251,13 +251,23 @@ def round_line(strategy: str, row: dict) -> str:
             f"(mean {mean_regret(row):.3f}; {row['seconds']:.0f} s)")
 
 
+def mae_cells(row: dict, scale: dict[str, float]) -> list[float]:
+    """Per target (name order), MAE / the target's standard deviation in reality (unit-free)."""
+    return [row["mae"][t] / scale[t] for t in sorted(row["mae"])]
+
+
+def regret_cells(row: dict, scale: dict[str, float] | None = None) -> list[float]:
+    """Per preset (name order), the top recommendation's regret (`scale` unused: regret is unit-free)."""
+    return [row["regret"][p] for p in sorted(row["regret"])]
+
+
 def normalised_mae(row: dict, scale: dict[str, float]) -> float:
-    """Mean over targets of MAE / the target's standard deviation in reality (unit-free)."""
-    return float(np.mean([row["mae"][t] / scale[t] for t in row["mae"]]))
+    """Mean over targets of MAE / the target's standard deviation in reality."""
+    return float(np.mean(mae_cells(row, scale)))
 
 
 def mean_regret(row: dict) -> float:
-    return float(np.mean(list(row["regret"].values())))
+    return float(np.mean(regret_cells(row)))
 
 
 def mean_curve(runs: list[dict[str, list[dict]]], strategy: str, scale: list[dict[str, float]]) -> dict[str, np.ndarray]:
@@ -316,14 +326,14 @@ def paired_comparison(runs: list[dict[str, list[dict]]], scale: list[dict[str, f
     by_budget = [({r["budget"]: r for r in run[strategy]}, {r["budget"]: r for r in run[baseline]}, s)
                  for run, s in zip(runs, scale) if strategy in run and baseline in run]
     budgets = sorted(set.intersection(*(set(a) & set(b) for a, b, _ in by_budget)) - {0}) if by_budget else []
-    measures = {"mae": (lambda x, s: normalised_mae(x, s), lambda x, s: [x["mae"][t] / s[t] for t in sorted(x["mae"])]),
-                "regret": (lambda x, s: mean_regret(x), lambda x, s: [x["regret"][p] for p in sorted(x["regret"])])}
     out = []
     for budget in budgets:
         row: dict[str, Any] = {"budget": budget, "realities": len(by_budget)}
-        for name, (summary, cells) in measures.items():
-            d = np.array([summary(a[budget], s) - summary(b[budget], s) for a, b, s in by_budget])
-            c = np.concatenate([np.subtract(cells(a[budget], s), cells(b[budget], s)) for a, b, s in by_budget])
+        for name, cells in (("mae", mae_cells), ("regret", regret_cells)):
+            # Per reality, the differences per target (preset); their mean is that reality's difference in
+            # normalised MAE (mean regret).
+            per_reality = [np.subtract(cells(a[budget], s), cells(b[budget], s)) for a, b, s in by_budget]
+            d, c = np.array([x.mean() for x in per_reality]), np.concatenate(per_reality)
             row[name] = {"mean_difference": float(d.mean()), **dict(zip(("ci_low", "ci_high"), t_interval(d))),
                          "pairs": int(len(c)), "better": int((c < -1e-12).sum()), "worse": int((c > 1e-12).sum())}
         out.append(row)
