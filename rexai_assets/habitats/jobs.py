@@ -4,10 +4,9 @@ It lives in the lowest layer that knows both kinds of proposals: the shared mode
 evaluation/promotion.py) and the habitat adapters' (`HP-…`, habitats/vote.py); `habitats.vote.apply_vote`
 is the one door it shares with `rexai approve`."""
 
-from typing import Literal
-
 import dagster as dg
 
+from rexai_assets.habitats.vote import Decision
 from rexai_assets.resources import WAREHOUSE_WRITE, MlflowTracking, RexaiStorage, Warehouse
 
 
@@ -15,7 +14,7 @@ class ReviewDecision(dg.Config):
     """A person's decision on one proposal, the shared model's (PR-…) or a habitat adapter's (HP-…)."""
 
     proposal_id: str
-    decision: Literal["approve", "reject", "request_tests"]
+    decision: Decision
     reviewer: str
     notes: str = ""
     # with decision request_tests (shared proposals only): experiments where challenger and champion disagree most

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager, Literal, get_args
 
 from rexai_assets.habitats.store import HabitatProposal
 
@@ -111,7 +111,9 @@ def desk_from_resources(resources: dict[str, Any] | None = None) -> HabitatDesk:
                        data.models)
 
 
-DECISIONS = ("approve", "reject", "request_tests")
+# A second vote's answers: the one list `rexai approve` and the `review_promotion` job's typed config use.
+Decision = Literal["approve", "reject", "request_tests"]
+DECISIONS: tuple[str, ...] = get_args(Decision)
 
 
 def apply_vote(proposal_id: str, decision: str, reviewer: str, notes: str | None = None, tests: int | None = None,
