@@ -427,17 +427,18 @@ SIMULATED_OFFSET_SHARE, CORRECTION_OFFSET_SHARE = 0.05, 1.0
 MEASURED_OFFSET_SHARES = (0.1, 1.0, 10.0)
 
 
+def target_scale(target: str, simulated: np.ndarray, share: float) -> TargetScale:
+    """Log scale (offset: `share` of the median of the simulated values) for a cost, identity for a 0-1 target."""
+    if not math.isinf(_bounds(target)[1]):
+        return TargetScale()
+    median = float(np.nanmedian(simulated)) if len(simulated) else 1.0
+    return TargetScale(offset=max(share * median, 1e-3))
+
+
 def target_scales(gold: Any, share: float = SIMULATED_OFFSET_SHARE) -> dict[str, TargetScale]:
-    """Log scale (offset: `share` of the simulated median) for the costs, identity for the 0-1 targets."""
+    """Each target's `target_scale` from the simulated training rows."""
     train = simulated_rows(gold.split_frame("train"))
-    scales = {}
-    for target in gold.target_names:
-        if math.isinf(_bounds(target)[1]):
-            median = float(np.nanmedian(train[target].to_numpy(float))) if len(train) else 1.0
-            scales[target] = TargetScale(offset=max(share * median, 1e-3))
-        else:
-            scales[target] = TargetScale()
-    return scales
+    return {target: target_scale(target, train[target].to_numpy(float), share) for target in gold.target_names}
 
 
 def measured_scale_candidates(gold: Any, target: str) -> list[TargetScale]:
