@@ -41,3 +41,4 @@ def test_every_strategy_starts_alike_measures_new_recipes_and_is_judged_by_goal_
             assert goal["efficiency"] == pytest.approx(worth / 20)
     saved = json.loads((tmp_path / "benchmarks" / "planning" / "ceiling.json").read_text())
     assert saved["summary"]["oracle"]["targets_within"] == [reality["goal"]["oracle"]["targets_within"]]
+    assert saved["summary"]["oracle"]["efficiency_ci"] == [None, None]   # one reality: no interval

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from rexai_assets.planning.bench import mae_within, make_lab, normalised_mae
+from rexai_assets.planning.bench import mae_within, make_lab, normalised_mae, t_interval
 
 CEILING_STRATEGIES = ("random", "committee", "oracle", "oracle_top")
 
@@ -227,11 +227,16 @@ def summarise(realities: dict[int, dict[str, Any]], random_factor: int) -> dict[
     summary = {}
     for s in next(iter(realities.values()))["goal"] if realities else ():
         eff = [r["goal"][s]["efficiency"] for r in realities.values()]
-        summary[s] = {"targets_within": [r["goal"][s]["targets_within"] for r in realities.values()], "efficiency": eff}
-        known = [e for e in eff if e is not None]
+        known = np.array([e for e in eff if e is not None])
+        # Realities are the independent draws; one beyond random's last round leaves the interval unknown.
+        low, high = t_interval(known) if len(known) == len(eff) else (None, None)
+        summary[s] = {"targets_within": [r["goal"][s]["targets_within"] for r in realities.values()], "efficiency": eff,
+                      "efficiency_ci": [low, high]}
+        interval = f", 95 % t-interval [{low:.2f}, {high:.2f}]" if low is not None else ""
         print(f"{s}: targets within 10 % per reality {summary[s]['targets_within']} (goal: >= 4); efficiency per reality "
               f"{', '.join(f'{e:.2f}x' if e is not None else f'> {random_factor}x' for e in eff)}"
-              + (f"; mean of the {len(known)} measured {np.mean(known):.2f}x (goal: 3x)" if known else ""), flush=True)
+              + (f"; mean of the {len(known)} measured {known.mean():.2f}x{interval} (goal: 3x)" if len(known) else ""),
+              flush=True)
     return summary
 
 
