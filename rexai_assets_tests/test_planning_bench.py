@@ -14,7 +14,7 @@ import pytest
 
 from rexai_assets.contract import TARGETS
 from rexai_assets.planning import bench
-from rexai_assets.planning.service import learning_curve
+from rexai_assets.planning.service import LEARNING_CURVE, benchmark_plot
 
 from rexai_assets_tests.loop_support import shrink
 
@@ -54,4 +54,4 @@ def test_planned_and_random_start_alike_and_are_compared_pair_by_pair(config_ove
 
     out = tmp_path / "benchmarks" / "planning"
     assert json.loads((out / "results.json").read_text())["comparison"][0]["budget"] == 30
-    assert learning_curve(tmp_path).startswith(b"\x89PNG")   # what `experiment_plan` embeds in its metadata
+    assert benchmark_plot(tmp_path, LEARNING_CURVE).startswith(b"\x89PNG")   # what `experiment_plan` embeds in its metadata

@@ -8,6 +8,7 @@ import pytest
 from rexai_assets.contract import TARGETS
 from rexai_assets.planning import ceiling
 from rexai_assets.planning.bench import normalised_mae
+from rexai_assets.planning.service import CEILING_PLOT, benchmark_plot
 
 
 def test_matching_budget_interpolates_random_rounds():
@@ -42,3 +43,4 @@ def test_every_strategy_starts_alike_measures_new_recipes_and_is_judged_by_goal_
     saved = json.loads((tmp_path / "benchmarks" / "planning" / "ceiling.json").read_text())
     assert saved["summary"]["oracle"]["targets_within"] == [reality["goal"]["oracle"]["targets_within"]]
     assert saved["summary"]["oracle"]["efficiency_ci"] == [None, None]   # one reality: no interval
+    assert benchmark_plot(tmp_path, CEILING_PLOT).startswith(b"\x89PNG")   # what `experiment_plan` shows

@@ -96,6 +96,23 @@ def test_store_marks_planned_rows_measured_and_reports_the_open_plan(tmp_path: P
     assert store.open_plan_status(client) is None   # everything measured: no open plan
 
 
+def test_plan_metadata_shows_the_planning_benchmarks_plots_once_they_have_run(tmp_path: Path):
+    from rexai_assets.planning.report import plan_metadata
+    from rexai_assets.planning.service import BENCHMARK_FOLDER, CEILING_PLOT, LEARNING_CURVE
+
+    recipe = {"items": [], "process_id": "P01", "regolith_frac": 0.0}
+    plan = store.Plan("PL-2", "3", store.now_utc(), [store.PlannedExperiment("R-1", recipe, "explore", 1.0, {})], "s")
+    meta = plan_metadata(plan, tmp_path)
+    assert meta["experiments"] == 1 and "learning_curve" not in meta and "ceiling" not in meta
+    png = b"\x89PNG\r\n\x1a\n-plot"
+    (tmp_path / BENCHMARK_FOLDER).mkdir(parents=True)
+    for name in (LEARNING_CURVE, CEILING_PLOT):
+        (tmp_path / BENCHMARK_FOLDER / name).write_bytes(png)
+    meta = plan_metadata(plan, tmp_path)
+    for key in ("learning_curve", "ceiling"):
+        assert meta[key].value.startswith("![") and "data:image/png;base64,iVBORw0KGgotcGxvdA==" in meta[key].value
+
+
 def test_lab_sheet_rows_are_experiment_records_with_identity_only():
     from rexai_assets.planning.report import SHEET_COLUMNS, lab_sheet
 

@@ -44,10 +44,13 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from rexai_assets.plots import png_bytes
+
 SMALL = {"gold.yaml": {"pool_size": 3000}, "models.yaml": {"profile": "small"},
          "serving.yaml": {"recommendations": {"candidates": 3000}}}
 STRATEGIES = ("planned", "uncertainty", "random")
 HOLDOUT_N, REFERENCE_N = 1000, 6000
+MAE_LABEL = "holdout MAE / target sd in reality (mean over targets)"
 
 
 @dataclass
@@ -282,8 +285,6 @@ def mean_curve(runs: list[dict[str, list[dict]]], strategy: str, scale: list[dic
 
 def learning_curve_png(runs: list[dict[str, list[dict]]], scale: list[dict[str, float]]) -> bytes:
     """Normalised MAE and mean regret per budget, mean over realities with a band of one sd."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -295,15 +296,12 @@ def learning_curve_png(runs: list[dict[str, list[dict]]], scale: list[dict[str, 
         for ax, key in zip(axes, ("mae", "regret")):
             ax.plot(curve["budget"], curve[key], marker="o", label=strategy)
             ax.fill_between(curve["budget"], curve[key] - curve[f"{key}_sd"], curve[key] + curve[f"{key}_sd"], alpha=0.15)
-    axes[0].set_ylabel("holdout MAE / target sd in reality (mean over targets)")
+    axes[0].set_ylabel(MAE_LABEL)
     axes[1].set_ylabel("mean regret of the top recommendation per preset")
     for ax in axes:
         ax.set_xlabel(f"lab experiments after the bootstrap batch (mean of {len(runs)} realities, band: sd)")
         ax.legend()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80, metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)
 
 
 def mae_within(row: dict, reference: dict, tolerance: float = 0.10) -> dict[str, bool]:
@@ -412,8 +410,9 @@ def run_benchmark(rounds: int, per_round: int, bootstrap: int, random_factor: in
     reality and the learning-curve PNG of their mean (written)."""
     from rexai_assets.atomic import write_bytes_atomic, write_text_atomic
     from rexai_assets.paths import layout
+    from rexai_assets.planning.service import BENCHMARK_FOLDER, LEARNING_CURVE
 
-    out = Path(out_root or layout().root) / "benchmarks" / "planning"
+    out = Path(out_root or layout().root) / BENCHMARK_FOLDER
     runs, scales, goal_rows, seconds = [], [], {}, {}
     with tempfile.TemporaryDirectory(prefix="rexai-planning-bench-") as tmp:
         for seed in seeds:
@@ -429,7 +428,7 @@ def run_benchmark(rounds: int, per_round: int, bootstrap: int, random_factor: in
               "curves": dict(zip(seeds, runs)), "goals": goal_rows,
               "summary": {s: {k: v.tolist() for k, v in mean_curve(runs, s, scales).items()} for s in runs[0]},
               "comparison": paired_comparison(runs, scales)}
-    write_bytes_atomic(out / "learning_curve.png", learning_curve_png(runs, scales))
+    write_bytes_atomic(out / LEARNING_CURVE, learning_curve_png(runs, scales))
     write_text_atomic(out / "results.json", json.dumps(result, indent=2))
     return result
 

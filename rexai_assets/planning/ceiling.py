@@ -24,7 +24,7 @@ The oracles are a ceiling for rules that send the lab where the model is wrong: 
 no estimate of where the model is wrong will. It prints the holdout MAE / sd per round and strategy, goal 1
 per strategy (targets within 10 % of random at `--random-factor` times the budget) and the random budget each
 strategy's final error is worth ("efficiency": random experiments needed / experiments chosen), and writes
-`<data root>/benchmarks/planning/ceiling.json`.
+`<data root>/benchmarks/planning/ceiling.json` and `ceiling.png` (the curves, shown in `experiment_plan`'s metadata).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from rexai_assets.planning.bench import mae_within, make_lab, normalised_mae, t_interval
+from rexai_assets.planning.bench import MAE_LABEL, mae_within, make_lab, normalised_mae, t_interval
+from rexai_assets.plots import png_bytes
 
 CEILING_STRATEGIES = ("random", "committee", "oracle", "oracle_top")
 
@@ -240,12 +241,39 @@ def summarise(realities: dict[int, dict[str, Any]], random_factor: int) -> dict[
     return summary
 
 
+def ceiling_png(realities: dict[int, dict[str, Any]], summary: dict[str, Any]) -> bytes:
+    """Normalised MAE per budget and strategy, mean over realities (band: one sd), each chosen strategy labelled
+    with its mean efficiency; the dotted line is random's last round + 10 % (goal 1 on the mean of the targets)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5), constrained_layout=True)
+    strategies = next(iter(realities.values()))["curves"]
+    for s in strategies:
+        errors = np.array([[normalised_mae(r, x["scale"]) for r in x["curves"][s]] for x in realities.values()])
+        budgets = [r["budget"] for r in next(iter(realities.values()))["curves"][s]]
+        efficiency = [e for e in summary.get(s, {}).get("efficiency", []) if e is not None]
+        label = f"{s} ({np.mean(efficiency):.2f}x random)" if efficiency else s
+        ax.plot(budgets, errors.mean(0), marker="o", label=label)
+        ax.fill_between(budgets, errors.mean(0) - errors.std(0), errors.mean(0) + errors.std(0), alpha=0.15)
+        if s == "random":
+            ax.axhline(1.10 * errors.mean(0)[-1], linestyle=":", color="grey", label=f"random at {budgets[-1]} + 10 %")
+    ax.set_ylabel(MAE_LABEL)
+    ax.set_xlabel(f"measurements after the bootstrap batch (mean of {len(realities)} realities, band: sd)")
+    ax.legend()
+    return png_bytes(fig)
+
+
 def run_ceiling(seeds: tuple[int, ...], rounds: int, per_round: int, bootstrap: int, random_factor: int,
                 pool_size: int, strategies: tuple[str, ...] = CEILING_STRATEGIES,
                 out_root: Path | None = None) -> dict[str, Any]:
-    """Every reality in turn; the figures, also written to `<data root>/benchmarks/planning/ceiling.json`."""
-    from rexai_assets.atomic import write_text_atomic
+    """Every reality in turn; the figures, also written to `<data root>/benchmarks/planning/ceiling.json`, and
+    their plot beside it (`experiment_plan` shows it)."""
+    from rexai_assets.atomic import write_bytes_atomic, write_text_atomic
     from rexai_assets.paths import SHIPPED_RAW_DIR, layout
+    from rexai_assets.planning.service import BENCHMARK_FOLDER, CEILING_PLOT
     from rexai_assets.raw.tables import load_raw_tables
 
     tables = load_raw_tables(SHIPPED_RAW_DIR)
@@ -254,8 +282,9 @@ def run_ceiling(seeds: tuple[int, ...], rounds: int, per_round: int, bootstrap: 
     result = {"settings": {"seeds": list(seeds), "rounds": rounds, "per_round": per_round, "bootstrap": bootstrap,
                            "random_factor": random_factor, "pool": pool_size, "strategies": list(strategies)},
               "realities": realities, "summary": summarise(realities, random_factor)}
-    out = Path(out_root or layout().root) / "benchmarks" / "planning"
+    out = Path(out_root or layout().root) / BENCHMARK_FOLDER
     write_text_atomic(out / "ceiling.json", json.dumps(result, indent=2))
+    write_bytes_atomic(out / CEILING_PLOT, ceiling_png(realities, result["summary"]))
     return result
 
 

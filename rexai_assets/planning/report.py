@@ -37,19 +37,22 @@ def markdown_table(plan: Plan) -> str:
 
 
 def plan_metadata(plan: Plan, root: Path) -> dict[str, Any]:
-    """The asset's metadata: ids, counts per purpose, the table and, when benchmarked, the learning curve."""
+    """The asset's metadata: ids, counts per purpose, the table and, when benchmarked, the learning curve and
+    the ceiling of experiment choice."""
     import dagster as dg
 
-    from rexai_assets.planning.service import learning_curve
+    from rexai_assets.planning.service import CEILING_PLOT, LEARNING_CURVE, benchmark_plot
     from rexai_assets.plots import markdown_image
 
     meta: dict[str, Any] = {
         "plan_id": plan.plan_id, "model_version": str(plan.model_version), "experiments": len(plan.experiments),
         "purposes": dg.MetadataValue.json(dict(Counter(e.purpose for e in plan.experiments))),
         "planning_config_sha256": plan.config_sha256, "plan": dg.MetadataValue.md(markdown_table(plan))}
-    png = learning_curve(root)
-    if png is not None:
-        meta["learning_curve"] = dg.MetadataValue.md(markdown_image(png, "planned vs random vs uncertainty-only"))
+    for key, name, alt in (("learning_curve", LEARNING_CURVE, "planned vs random vs uncertainty-only"),
+                           ("ceiling", CEILING_PLOT, "how far choosing experiments can go: random vs explore vs oracles")):
+        png = benchmark_plot(root, name)
+        if png is not None:
+            meta[key] = dg.MetadataValue.md(markdown_image(png, alt))
     return meta
 
 

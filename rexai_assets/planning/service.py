@@ -13,7 +13,9 @@ from rexai_assets.planning.plan import PlanningError, plan_experiments
 from rexai_assets.planning.store import Plan, insert_plan, measured_recipes, planned_ids, sync_measured
 from rexai_assets.warehouse import WarehouseClient
 
-LEARNING_CURVE = Path("benchmarks") / "planning" / "learning_curve.png"
+# The planning benchmarks' figures under the data root (bench.py, ceiling.py), shown in `experiment_plan`.
+BENCHMARK_FOLDER = Path("benchmarks") / "planning"
+LEARNING_CURVE, CEILING_PLOT = "learning_curve.png", "ceiling.png"
 
 
 class CardModel:
@@ -133,7 +135,7 @@ def tests_planner(tracking: Any, raw_dir: Path) -> Callable[[Any, Any, int], Pla
     return plan
 
 
-def learning_curve(root: Path) -> bytes | None:
-    """The benchmark's learning-curve PNG under the data root, when the benchmark has run."""
-    path = Path(root) / LEARNING_CURVE
+def benchmark_plot(root: Path, name: str) -> bytes | None:
+    """A planning benchmark's PNG (`LEARNING_CURVE`, `CEILING_PLOT`) under the data root, when it has run."""
+    path = Path(root) / BENCHMARK_FOLDER / name
     return path.read_bytes() if path.is_file() else None
