@@ -75,16 +75,21 @@ def explore_uncertainty(pred: Prediction, scales: Mapping[str, float], spread: n
     Why not the interval alone: once measured rows calibrate it, a conformal interval is one width on each
     target's scale (absolute for rigidity/tightness, relative for costs), so it says nothing about *where*
     reality departs from the simulator; the fold models of the correction disagree exactly there."""
-    width = {t: (np.asarray(pred[t]["hi"], float) - np.asarray(pred[t]["lo"], float)) / s for t, s in scales.items()}
     per_target = []
-    for j, t in enumerate(scales):
-        has_committee = spread is not None and served_on_scale is not None and np.any(spread[:, j] > 0)
-        if has_committee:
-            sd = float(np.std(served_on_scale[:, j]))
-            per_target.append(spread[:, j] / (sd if sd > 1e-12 else 1.0))
-        else:
-            per_target.append(width[t])
+    for j, (t, s) in enumerate(scales.items()):
+        relative = committee_spread(spread, served_on_scale, j)
+        per_target.append(relative if relative is not None
+                          else (np.asarray(pred[t]["hi"], float) - np.asarray(pred[t]["lo"], float)) / s)
     return np.mean(per_target, axis=0)
+
+
+def committee_spread(spread: np.ndarray | None, served_on_scale: np.ndarray | None, j: int) -> np.ndarray | None:
+    """Target j's correction committee spread over the spread of the served values (both on the correction's
+    scale); None while the target has no committee."""
+    if spread is None or served_on_scale is None or not np.any(spread[:, j] > 0):
+        return None
+    sd = float(np.std(served_on_scale[:, j]))
+    return spread[:, j] / (sd if sd > 1e-12 else 1.0)
 
 
 def pairwise_distances(A: np.ndarray, B: np.ndarray) -> np.ndarray:

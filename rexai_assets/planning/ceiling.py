@@ -57,7 +57,7 @@ class CorrectionLab:
     holdout_X: np.ndarray
     holdout_prior: np.ndarray
     holdout_truth: np.ndarray
-    scale: np.ndarray             # each target's sd in reality over the holdout (bench.make_lab_scale's)
+    truth_sd: np.ndarray          # each target's sd in reality over the holdout (bench.make_lab_scale's)
     scales: dict[str, Any]        # the correction's TargetScale per target (log(y + offset) for the costs)
     Z: np.ndarray                 # the pool's standardised features (acquisition)
 
@@ -112,21 +112,21 @@ def served(correction: Any, X: np.ndarray, prior: np.ndarray, targets: tuple[str
 
 
 def committee_uncertainty(correction: Any, lab: CorrectionLab) -> np.ndarray:
-    """The shipped explore's uncertainty (acquisition.explore_uncertainty): fold-model spread / served spread."""
-    from rexai_assets.planning.acquisition import explore_uncertainty
+    """The shipped explore's uncertainty (acquisition.explore_uncertainty): per target the fold models' spread over
+    the served values' spread, the mean over targets. There is no served interval here to fall back on, so a target
+    without a committee yet (fewer than min_rows measurements) counts as certain."""
+    from rexai_assets.planning.acquisition import committee_spread
 
     spread = np.column_stack([correction.spread(lab.pool_X, lab.pool_prior[:, j], t) for j, t in enumerate(lab.targets)])
     served_on_scale = np.column_stack([lab.scales[t].forward(correction.apply(lab.pool_X, lab.pool_prior[:, j], t))
                                        for j, t in enumerate(lab.targets)])
-    # No served interval here: a target without a committee yet (fewer than min_rows) counts as certain.
-    no_interval = {t: {"value": lab.pool_prior[:, j], "lo": lab.pool_prior[:, j], "hi": lab.pool_prior[:, j]}
-                   for j, t in enumerate(lab.targets)}
-    return explore_uncertainty(no_interval, {t: 1.0 for t in lab.targets}, spread, served_on_scale)
+    per_target = [committee_spread(spread, served_on_scale, j) for j in range(len(lab.targets))]
+    return np.mean([np.zeros(len(spread)) if r is None else r for r in per_target], axis=0)
 
 
 def true_error(correction: Any, lab: CorrectionLab) -> np.ndarray:
     """Per pool recipe, mean over targets of |served - reality| / the target's sd: what only an oracle knows."""
-    return np.mean(np.abs(served(correction, lab.pool_X, lab.pool_prior, lab.targets) - lab.pool_truth) / lab.scale,
+    return np.mean(np.abs(served(correction, lab.pool_X, lab.pool_prior, lab.targets) - lab.pool_truth) / lab.truth_sd,
                    axis=1)
 
 
@@ -209,7 +209,7 @@ def run_reality(seed: int, tables: Any, rounds: int, per_round: int, bootstrap: 
     """Every strategy from the same bootstrap measurements in reality `seed`: curves, goal 1, seconds (printed)."""
     started = time.perf_counter()
     lab = make_correction_lab(seed, pool_size, tables)
-    scale = dict(zip(lab.targets, map(float, lab.scale)))
+    scale = dict(zip(lab.targets, map(float, lab.truth_sd)))
     bootstrap_rows = np.random.default_rng(seed + 11).choice(len(lab.pool_X), bootstrap, replace=False)
     curves = {s: run_strategy(s, lab, rounds * (random_factor if s == "random" else 1), per_round, bootstrap_rows, seed)
               for s in strategies}
